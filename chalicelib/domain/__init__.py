@@ -1,0 +1,1 @@
+"""Shelf's domain: pure rules about money, catalog, carts, stock and orders. Stdlib only."""
