@@ -56,6 +56,10 @@ class Cart:
         return self._with_lines(lines, now, ttl)
 
     def remove(self, sku: str, now: datetime, ttl: timedelta) -> Cart:
+        """Idempotent: removing a line that is not there leaves the cart as it is."""
+        self.ensure_open()
+        if sku not in self.lines:
+            return self
         return self.set_quantity(sku, 0, now, ttl)
 
 

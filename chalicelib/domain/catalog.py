@@ -37,9 +37,9 @@ class Product:
     def skus(self) -> list[str]:
         return [v.sku for v in self.variants]
 
-    def changed(self, at: datetime, **fields) -> Product:
+    def changed(self, at: datetime, currency: str, **fields) -> Product:
         updated = replace(self, updated_at=at, **fields)
-        validate_product(updated, updated.variants[0].price.currency if updated.variants else "USD")
+        validate_product(updated, currency)
         return updated
 
 

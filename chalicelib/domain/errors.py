@@ -86,6 +86,8 @@ class Forbidden(DomainError):
     title = "Credentials lack the required scope"
 
 
-class PaymentUnavailable(DomainError):
-    slug = "payment_unavailable"
-    title = "The payment provider is unavailable"
+class Unavailable(DomainError):
+    """A dependency (payment provider, database) failed; the same request may be retried."""
+
+    slug = "service_unavailable"
+    title = "Temporarily unavailable"

@@ -36,9 +36,11 @@ class StockLevel:
         return StockLevel(self.on_hand - qty, self.reserved - qty)
 
     def adjust(self, delta: int) -> StockLevel:
+        _integer(delta)
         return self.set_on_hand(self.on_hand + delta)
 
     def set_on_hand(self, on_hand: int) -> StockLevel:
+        _integer(on_hand)
         if on_hand < 0:
             raise BelowReserved("on hand cannot be negative")
         if on_hand < self.reserved:
@@ -46,6 +48,13 @@ class StockLevel:
         return StockLevel(on_hand, self.reserved)
 
 
+def _integer(value: int) -> None:
+    # Same rule as the cart's quantities: a bool or float is not a count of units.
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise Invalid("quantity must be an integer")
+
+
 def _positive(qty: int) -> None:
+    _integer(qty)
     if qty <= 0:
         raise Invalid("quantity must be positive")

@@ -7,7 +7,7 @@ class CurrencyMismatch(ValueError):
     pass
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Money:
     """An amount in integer minor units (cents) of one ISO 4217 currency."""
 
@@ -45,6 +45,22 @@ class Money:
         return Money(self.amount * times, self.currency)
 
     __rmul__ = __mul__
+
+    def __lt__(self, other: Money) -> bool:
+        self._same(other)
+        return self.amount < other.amount
+
+    def __le__(self, other: Money) -> bool:
+        self._same(other)
+        return self.amount <= other.amount
+
+    def __gt__(self, other: Money) -> bool:
+        self._same(other)
+        return self.amount > other.amount
+
+    def __ge__(self, other: Money) -> bool:
+        self._same(other)
+        return self.amount >= other.amount
 
     def as_dict(self) -> dict:
         return {"amount": self.amount, "currency": self.currency}

@@ -1,0 +1,33 @@
+"""Opaque list cursors: DynamoDB's LastEvaluatedKey, base64url-encoded JSON, checked on the way back in."""
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+
+from ..domain.errors import FieldError, Invalid
+
+
+def encode(last_evaluated_key: dict | None) -> str | None:
+    if not last_evaluated_key:
+        return None
+    raw = json.dumps(last_evaluated_key, separators=(",", ":"), sort_keys=True).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode(cursor: str | None, *, keys: set[str], fixed: dict[str, str]) -> dict | None:
+    """`keys` are the attribute names a valid key has; `fixed` those whose value must match the query
+    (its partition), so a cursor from another listing is refused, not passed to DynamoDB."""
+    if cursor is None:
+        return None
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        key = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+    except (ValueError, binascii.Error, UnicodeError):
+        key = None
+    ok = (isinstance(key, dict) and set(key) == keys
+          and all(isinstance(v, dict) and set(v) == {"S"} and isinstance(v["S"], str) and v["S"] for v in key.values())
+          and all(key[name]["S"] == value for name, value in fixed.items()))
+    if not ok:
+        raise Invalid("invalid cursor", [FieldError("cursor", "not a cursor this listing returned")])
+    return key

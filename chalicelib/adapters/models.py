@@ -1,0 +1,166 @@
+"""PynamoDB models of Shelf's tables. Table names, region and endpoint are bound lazily by `bind()`,
+so no connection exists at import time (moto must be active first; cold starts stay short)."""
+from __future__ import annotations
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    UnicodeSetAttribute,
+    UTCDateTimeAttribute,
+    VersionAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from .. import config
+
+
+class _ProductsByStatus(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by_status"
+        projection = AllProjection()
+
+    status = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
+class _ProductsByCategory(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by_category"
+        projection = AllProjection()
+
+    category_status = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
+class ProductModel(Model):
+    class Meta:
+        table_name = "products"
+
+    product_id = UnicodeAttribute(hash_key=True)
+    title = UnicodeAttribute()
+    description = UnicodeAttribute(default="")
+    category = UnicodeAttribute(default="")
+    status = UnicodeAttribute()
+    category_status = UnicodeAttribute()
+    skus = ListAttribute(of=UnicodeAttribute, default=list)
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    created_key = UnicodeAttribute()
+    version = VersionAttribute()
+
+    by_status = _ProductsByStatus()
+    by_category = _ProductsByCategory()
+
+
+class SkuModel(Model):
+    """One variant: its catalog data and its stock. `available` is kept equal to on_hand - reserved by
+    every write, so that a single condition (`available >= qty`) guards a reservation."""
+
+    class Meta:
+        table_name = "skus"
+
+    sku = UnicodeAttribute(hash_key=True)
+    product_id = UnicodeAttribute()
+    product_title = UnicodeAttribute()
+    title = UnicodeAttribute()
+    price_amount = NumberAttribute()
+    currency = UnicodeAttribute()
+    attributes = MapAttribute(default=dict)
+    position = NumberAttribute(default=0)
+    sellable = BooleanAttribute(default=False)
+    on_hand = NumberAttribute(default=0)
+    reserved = NumberAttribute(default=0)
+    available = NumberAttribute(default=0)
+
+
+class CartModel(Model):
+    class Meta:
+        table_name = "carts"
+
+    cart_id = UnicodeAttribute(hash_key=True)
+    status = UnicodeAttribute()
+    lines = MapAttribute(default=dict)
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    expires_at = TTLAttribute()
+    version = VersionAttribute()
+
+
+class _OrdersByStatus(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by_status"
+        projection = AllProjection()
+
+    status = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
+class _OrdersByCreated(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by_created"
+        projection = AllProjection()
+
+    kind = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
+class OrderModel(Model):
+    class Meta:
+        table_name = "orders"
+
+    order_id = UnicodeAttribute(hash_key=True)
+    kind = UnicodeAttribute(default="order")
+    status = UnicodeAttribute()
+    created_key = UnicodeAttribute()
+    cart_id = UnicodeAttribute(default="")
+    email = UnicodeAttribute()
+    currency = UnicodeAttribute()
+    lines = ListAttribute(default=list)
+    shipping_address = MapAttribute(default=dict)
+    payment = MapAttribute(default=dict)
+    fulfillment = MapAttribute(null=True)
+    refunded_amount = NumberAttribute(default=0)
+    access_token_hash = UnicodeAttribute()
+    history = ListAttribute(default=list)
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    version = VersionAttribute()
+
+    by_status = _OrdersByStatus()
+    by_created = _OrdersByCreated()
+
+
+class ApiKeyModel(Model):
+    class Meta:
+        table_name = "api-keys"
+
+    key_hash = UnicodeAttribute(hash_key=True)
+    name = UnicodeAttribute()
+    scopes = UnicodeSetAttribute()
+    created_at = UTCDateTimeAttribute()
+    revoked = BooleanAttribute(default=False)
+
+
+_TABLES = {ProductModel: "products", SkuModel: "skus", CartModel: "carts", OrderModel: "orders",
+           ApiKeyModel: "api_keys"}
+_bound: tuple | None = None
+
+
+def bind() -> None:
+    """Point every model at the configured tables and endpoint. Cheap when nothing changed."""
+    global _bound
+    wanted = (config.aws_region(), config.endpoint_url(), tuple(config.table(n) for n in _TABLES.values()))
+    if wanted == _bound:
+        return
+    region, host, _ = wanted
+    for model, name in _TABLES.items():
+        model.Meta.table_name = config.table(name)
+        model.Meta.region = region
+        model.Meta.host = host
+        model._connection = None
+    _bound = wanted

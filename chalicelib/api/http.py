@@ -1,0 +1,227 @@
+"""The HTTP edge: one route decorator that parses and validates, maps errors to RFC 9457 problems in
+one place, and records what /openapi.json says. Routes stay thin."""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from chalice import Blueprint, Response
+from pydantic import BaseModel, ValidationError
+
+from .. import config
+from ..domain import errors as domain
+from ..domain.ids import new_id
+from ..observability import logger
+
+PROBLEM_JSON = "application/problem+json"
+
+STATUS_OF: dict[type, int] = {
+    domain.Invalid: 422,
+    domain.NotFound: 404,
+    domain.Conflict: 409,
+    domain.Unauthenticated: 401,
+    domain.Forbidden: 403,
+    domain.Unavailable: 503,
+}
+
+_TITLES = {400: "Malformed request", 401: "Missing or invalid credentials", 403: "Forbidden",
+           404: "Not found", 405: "Method not allowed", 409: "Conflict", 413: "Request body too large",
+           415: "Unsupported media type", 422: "Invalid request", 429: "Too many requests",
+           500: "Internal error", 503: "Temporarily unavailable"}
+_SLUGS = {400: "malformed_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
+          405: "method_not_allowed", 409: "conflict", 413: "payload_too_large", 415: "unsupported_media_type",
+          422: "validation_error", 429: "throttled", 500: "internal_error", 503: "service_unavailable"}
+
+
+def problem(status: int, detail: str = "", *, slug: str | None = None, title: str | None = None,
+            errors: list[domain.FieldError] | None = None, headers: dict | None = None) -> Response:
+    body: dict[str, Any] = {"type": slug or _SLUGS.get(status, "error"), "title": title or _TITLES.get(status, "Error"),
+                            "status": status, "detail": detail or title or _TITLES.get(status, "Error")}
+    if errors:
+        body["errors"] = [{"field": e.field, "message": e.message} for e in errors]
+    return Response(body=json.dumps(body), status_code=status,
+                    headers={"Content-Type": PROBLEM_JSON, **(headers or {})})
+
+
+def problem_from(exc: domain.DomainError) -> Response:
+    status = next((code for cls, code in STATUS_OF.items() if isinstance(exc, cls)), 400)
+    extra = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return problem(status, exc.detail, slug=exc.slug, title=exc.title, errors=exc.errors, headers=extra)
+
+
+def _field_errors(exc: ValidationError, prefix: str = "") -> list[domain.FieldError]:
+    out = []
+    for err in exc.errors(include_url=False):
+        loc = ".".join(str(p) for p in err["loc"] if p != "__root__")
+        out.append(domain.FieldError(f"{prefix}{loc}" if loc else (prefix.rstrip(".") or "body"), err["msg"]))
+    return out
+
+
+def _parse_body(model: type[BaseModel], raw: bytes) -> BaseModel:
+    if not raw.strip():
+        raw = b"{}"
+    try:
+        return model.model_validate_json(raw, strict=True)
+    except ValidationError as exc:
+        if any(e["type"] == "json_invalid" for e in exc.errors()):
+            raise _Malformed("the body is not valid JSON") from None
+        raise domain.Invalid("the request body is not valid", _field_errors(exc)) from None
+
+
+class _Malformed(Exception):
+    pass
+
+
+# --- routes ------------------------------------------------------------------------------------------
+
+@dataclass
+class RouteSpec:
+    method: str
+    path: str
+    summary: str
+    tag: str
+    handler: Callable
+    status: int = 200
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    scope: str | None = None  # merchant scope required
+    order_auth: bool = False  # order token or merchant key
+    headers: dict[str, dict] = field(default_factory=dict)  # required request headers -> schema
+    errors: tuple[int, ...] = ()
+    path_patterns: dict[str, str] = field(default_factory=dict)
+
+
+ROUTES: list[RouteSpec] = []
+
+
+@dataclass
+class Request:
+    """What a handler gets: the parsed body and query, headers, and who is calling."""
+
+    headers: Any
+    body: Any = None
+    query: Any = None
+    merchant: Any = None
+    bearer: str | None = None
+    lambda_context: Any = None
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower()) if self.headers else None
+
+
+def bearer_token(headers) -> str | None:
+    value = (headers or {}).get("authorization") or ""
+    scheme, _, token = value.partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return token.strip() or None
+
+
+class Router:
+    def __init__(self, name: str, tag: str):
+        self.blueprint = Blueprint(f"chalicelib.api.{name}")
+        self.tag = tag
+
+    def route(self, method: str, path: str, *, summary: str, status: int = 200, body=None, query=None,
+              response=None, scope: str | None = None, order_auth: bool = False, headers=None,
+              errors: tuple[int, ...] = (), path_patterns: dict[str, str] | None = None):
+        def decorate(fn: Callable) -> Callable:
+            spec = RouteSpec(method=method, path=path, summary=summary, tag=self.tag, handler=fn, status=status,
+                             body=body, query=query, response=response, scope=scope, order_auth=order_auth,
+                             headers=headers or {}, errors=errors, path_patterns=path_patterns or {})
+            ROUTES.append(spec)
+            blueprint = self.blueprint
+
+            def view(**path_params):
+                return _dispatch(spec, blueprint.current_request, blueprint.lambda_context, path_params)
+
+            view.__name__ = f"{fn.__name__}_{method.lower()}"
+            blueprint.route(path, methods=[method], content_types=["application/json", "text/plain",
+                                                                      "application/x-www-form-urlencoded"])(view)
+            return fn
+
+        return decorate
+
+
+def _dispatch(spec: RouteSpec, request, lambda_context, path_params: dict) -> Response:
+    try:
+        for name, pattern in spec.path_patterns.items():
+            if not re.fullmatch(pattern, path_params.get(name) or ""):
+                raise domain.NotFound(f"no such {name.removesuffix('_id')}")
+        req = Request(headers=request.headers, bearer=bearer_token(request.headers), lambda_context=lambda_context)
+        if spec.scope:
+            from .. import wiring
+            from ..services.auth import authenticate_merchant
+
+            if not req.bearer:
+                raise domain.Unauthenticated("send Authorization: Bearer <merchant API key>")
+            req.merchant = authenticate_merchant(req.bearer, wiring.context(),
+                                                 bootstrap_hash=config.admin_api_key_hash())
+            req.merchant.require(spec.scope)
+        elif spec.order_auth and not req.bearer:
+            raise domain.Unauthenticated("send Authorization: Bearer <order access token or merchant key>")
+        if spec.query is not None:
+            try:
+                req.query = spec.query.model_validate(dict(request.query_params or {}))
+            except ValidationError as exc:
+                raise domain.Invalid("the query string is not valid", _field_errors(exc)) from None
+        for name, schema in spec.headers.items():
+            value = req.header(name)
+            if not value or not (schema.get("minLength", 1) <= len(value) <= schema.get("maxLength", 255)):
+                raise domain.Invalid(f"the {name} header is required",
+                                     [domain.FieldError(name, f"a {name} header of 1..{schema.get('maxLength', 255)} "
+                                                              "characters is required")])
+        if spec.body is not None:
+            req.body = _parse_body(spec.body, request.raw_body or b"")
+        result = spec.handler(req, **path_params)
+    except domain.DomainError as exc:
+        return problem_from(exc)
+    except _Malformed as exc:
+        return problem(400, str(exc))
+    except Exception:
+        logger.exception("unhandled error", extra={"route": f"{spec.method} {spec.path}"})
+        return problem(500, "an unexpected error occurred; it has been logged")
+    if result is None:
+        return Response(body="", status_code=spec.status)
+    payload = result.model_dump(mode="json") if isinstance(result, BaseModel) else result
+    return Response(body=json.dumps(payload), status_code=spec.status, headers={"Content-Type": "application/json"})
+
+
+# --- middleware --------------------------------------------------------------------------------------
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+def http_middleware(event, get_response):
+    """Every response: a request id, problem+json for errors Chalice itself produces, and the body limit."""
+    incoming = (event.headers or {}).get("x-request-id") or ""
+    request_id = incoming if _REQUEST_ID.match(incoming) else new_id("req")
+    logger.append_keys(request_id=request_id)
+    raw = event.raw_body or b""
+    if len(raw) > config.max_body_bytes():
+        response = problem(413, f"the body may be at most {config.max_body_bytes()} bytes")
+    else:
+        response = get_response(event)
+        response = _as_problem(response)
+    response.headers["X-Request-Id"] = request_id
+    return response
+
+
+def _as_problem(response: Response) -> Response:
+    """Chalice answers some errors itself (405, 415, its own 400s) as {"Code", "Message"}: reshape them."""
+    body = response.body
+    if response.status_code >= 400 and isinstance(body, dict) and "Code" in body:
+        headers = {k: v for k, v in response.headers.items() if k.lower() != "content-type"}
+        return problem(response.status_code, str(body.get("Message", "")), headers=headers)
+    return response
+
+
+def install(app) -> None:
+    from . import routes
+
+    for router in routes.ROUTERS:
+        app.register_blueprint(router.blueprint)
+    app.register_middleware(http_middleware, "http")

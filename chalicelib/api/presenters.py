@@ -1,0 +1,62 @@
+"""Domain objects to response models."""
+from __future__ import annotations
+
+from ..domain.cart import PricedLine
+from ..domain.ids import rfc3339
+from ..domain.money import Money
+from ..domain.orders import Order
+from ..services.carts import CartView
+from ..services.checkout import CheckoutResult
+from ..services.ports import StockedProduct
+from . import schemas as s
+
+
+def money(m: Money) -> s.Money:
+    return s.Money(amount=m.amount, currency=m.currency)
+
+
+def product(sp: StockedProduct) -> s.Product:
+    p = sp.product
+    return s.Product(
+        id=p.id, title=p.title, description=p.description, category=p.category, status=p.status,
+        variants=[s.VariantOut(sku=v.sku, title=v.title, price=money(v.price), available=sp.available(v.sku),
+                               attributes=dict(v.attributes)) for v in p.variants],
+        created_at=rfc3339(p.created_at), updated_at=rfc3339(p.updated_at))
+
+
+def stock(sku: str, level) -> s.Stock:
+    return s.Stock(sku=sku, on_hand=level.on_hand, reserved=level.reserved, available=max(level.available, 0))
+
+
+def line(ln: PricedLine) -> s.Line:
+    return s.Line(sku=ln.sku, title=ln.title, quantity=ln.quantity, unit_price=money(ln.unit_price),
+                  total=money(ln.total))
+
+
+def cart(view: CartView) -> s.Cart:
+    c, priced = view.cart, view.priced
+    return s.Cart(id=c.id, status=c.status, lines=[line(ln) for ln in priced.lines], subtotal=money(priced.subtotal),
+                  total=money(priced.total), expires_at=rfc3339(c.expires_at), unavailable_skus=priced.unavailable)
+
+
+def order(o: Order) -> s.Order:
+    a = o.shipping_address
+    return s.Order(
+        id=o.id, status=o.status, email=o.email, lines=[line(ln) for ln in o.lines], subtotal=money(o.subtotal),
+        total=money(o.total),
+        shipping_address=s.Address(name=a.name, line1=a.line1, line2=a.line2, city=a.city,
+                                   postal_code=a.postal_code, country=a.country, region=a.region),
+        payment=s.OrderPayment(provider=o.payment.provider, payment_intent_id=o.payment.payment_intent_id,
+                               status=o.payment.status),
+        fulfillment=None if o.fulfillment is None else s.Fulfillment(
+            carrier=o.fulfillment.carrier, tracking_number=o.fulfillment.tracking_number,
+            shipped_at=rfc3339(o.fulfillment.shipped_at)),
+        refunded=money(o.refunded or Money.zero(o.currency)), created_at=rfc3339(o.created_at),
+        updated_at=rfc3339(o.updated_at), history=[s.HistoryEntry(status=h.status, at=rfc3339(h.at)) for h in o.history])
+
+
+def checkout(result: CheckoutResult) -> s.Checkout:
+    return s.Checkout(order=order(result.order), access_token=result.access_token,
+                      payment=s.CheckoutPayment(provider=result.payment.provider,
+                                                payment_intent_id=result.payment.payment_intent_id,
+                                                client_secret=result.payment.client_secret))

@@ -1,0 +1,196 @@
+"""Every route of the public contract. Each parses (done by the decorator), calls a use case, shapes the answer."""
+from __future__ import annotations
+
+from chalice import Response
+
+from .. import config, wiring
+from ..domain.catalog import Variant
+from ..domain.commands import (AddToCart, AdjustStock, CreateProduct, PlaceOrder, SetCartLine, SetStock,
+                               UpdateProduct)
+from ..domain.money import Money
+from ..domain.orders import Address
+from ..services import carts, catalog, checkout, orders
+from . import presenters as present
+from . import schemas as s
+from .http import Request, Router
+
+ID = r"^{prefix}_[a-z2-7]{{26}}$"
+PRODUCT_ID = {"product_id": ID.format(prefix="prod")}
+CART_ID = {"cart_id": ID.format(prefix="cart")}
+ORDER_ID = {"order_id": ID.format(prefix="ord")}
+SKU = {"sku": s.SKU_PATTERN}
+
+meta = Router("meta", "meta")
+public = Router("catalog", "catalog")
+admin = Router("admin", "merchant")
+cart_routes = Router("carts", "carts")
+order_routes = Router("orders", "orders")
+ROUTERS = [meta, public, admin, cart_routes, order_routes]
+
+
+def ctx():
+    return wiring.context()
+
+
+# --- health and spec ---------------------------------------------------------------------------------
+
+@meta.route("GET", "/health", summary="Liveness", response=s.Health)
+def health(req: Request):
+    return s.Health(status="ok")
+
+
+@meta.route("GET", "/openapi.json", summary="This API's OpenAPI 3.1 document")
+def openapi(req: Request):
+    from .openapi import document
+
+    return document()
+
+
+# --- catalog (public) --------------------------------------------------------------------------------
+
+@public.route("GET", "/products", summary="List active products", query=s.ProductQuery, response=s.ProductPage)
+def list_products(req: Request):
+    page = catalog.list_products(ctx(), category=req.query.category, limit=req.query.limit, cursor=req.query.cursor)
+    return s.ProductPage(items=[present.product(p) for p in page.items], next_cursor=page.next_cursor)
+
+
+@public.route("GET", "/products/{product_id}", summary="One active product", response=s.Product,
+              path_patterns=PRODUCT_ID)
+def get_product(req: Request, product_id: str):
+    return present.product(catalog.get_product(product_id, ctx(), public=True))
+
+
+# --- catalog and inventory (merchant) ----------------------------------------------------------------
+
+def _variants(items: list[s.VariantIn]) -> tuple[Variant, ...]:
+    return tuple(Variant(sku=v.sku, title=v.title, price=Money(v.price.amount, v.price.currency),
+                         attributes=dict(v.attributes)) for v in items)
+
+
+@admin.route("POST", "/admin/products", summary="Create a product", status=201, body=s.ProductCreate,
+             response=s.Product, scope="catalog:write", errors=(409,))
+def create_product(req: Request):
+    b: s.ProductCreate = req.body
+    return present.product(catalog.create_product(CreateProduct(
+        title=b.title, description=b.description, category=b.category, status=b.status,
+        variants=_variants(b.variants)), ctx()))
+
+
+@admin.route("GET", "/admin/products/{product_id}", summary="One product, any status", response=s.Product,
+             scope="catalog:write", path_patterns=PRODUCT_ID)
+def admin_get_product(req: Request, product_id: str):
+    return present.product(catalog.get_product(product_id, ctx(), public=False))
+
+
+@admin.route("PATCH", "/admin/products/{product_id}", summary="Change a product", body=s.ProductPatch,
+             response=s.Product, scope="catalog:write", errors=(409,), path_patterns=PRODUCT_ID)
+def patch_product(req: Request, product_id: str):
+    changes = req.body.model_dump(exclude_unset=True)
+    if "variants" in changes:
+        changes["variants"] = _variants(req.body.variants)
+    return present.product(catalog.update_product(UpdateProduct(product_id, changes), ctx()))
+
+
+@admin.route("DELETE", "/admin/products/{product_id}", summary="Archive a product", status=204,
+             scope="catalog:write", errors=(409,), path_patterns=PRODUCT_ID)
+def delete_product(req: Request, product_id: str):
+    catalog.archive_product(product_id, ctx())
+
+
+@admin.route("GET", "/admin/inventory/{sku}", summary="Stock of one SKU", response=s.Stock,
+             scope="inventory:write", path_patterns=SKU)
+def get_stock(req: Request, sku: str):
+    return present.stock(sku, catalog.get_stock(sku, ctx()))
+
+
+@admin.route("PUT", "/admin/inventory/{sku}", summary="Set on-hand stock", body=s.StockSet, response=s.Stock,
+             scope="inventory:write", errors=(409,), path_patterns=SKU)
+def set_stock(req: Request, sku: str):
+    return present.stock(sku, catalog.set_stock(SetStock(sku, req.body.on_hand), ctx()))
+
+
+@admin.route("POST", "/admin/inventory/{sku}/adjustments", summary="Adjust on-hand stock by a delta",
+             body=s.StockAdjustment, response=s.Stock, scope="inventory:write", errors=(409,), path_patterns=SKU)
+def adjust_stock(req: Request, sku: str):
+    return present.stock(sku, catalog.adjust_stock(AdjustStock(sku, req.body.delta, req.body.reason), ctx()))
+
+
+# --- carts -------------------------------------------------------------------------------------------
+
+@cart_routes.route("POST", "/carts", summary="Create a cart", status=201, body=s.CartCreate, response=s.Cart)
+def create_cart(req: Request):
+    return present.cart(carts.create_cart(ctx(), config.cart_ttl()))
+
+
+@cart_routes.route("GET", "/carts/{cart_id}", summary="A cart, priced now", response=s.Cart,
+                   path_patterns=CART_ID)
+def get_cart(req: Request, cart_id: str):
+    return present.cart(carts.get_cart(cart_id, ctx()))
+
+
+@cart_routes.route("POST", "/carts/{cart_id}/items", summary="Add an item (adds to an existing line)",
+                   status=201, body=s.CartItemAdd, response=s.Cart, errors=(409,), path_patterns=CART_ID)
+def add_item(req: Request, cart_id: str):
+    cmd = AddToCart(cart_id, req.body.sku, req.body.quantity)
+    return present.cart(carts.add_item(cmd, ctx(), config.cart_ttl()))
+
+
+@cart_routes.route("PATCH", "/carts/{cart_id}/items/{sku}", summary="Set a line's quantity (0 removes it)",
+                   body=s.CartItemSet, response=s.Cart, errors=(409,), path_patterns={**CART_ID, **SKU})
+def set_item(req: Request, cart_id: str, sku: str):
+    cmd = SetCartLine(cart_id, sku, req.body.quantity)
+    return present.cart(carts.set_line(cmd, ctx(), config.cart_ttl()))
+
+
+@cart_routes.route("DELETE", "/carts/{cart_id}/items/{sku}", summary="Remove a line", response=s.Cart,
+                   errors=(409,), path_patterns={**CART_ID, **SKU})
+def remove_item(req: Request, cart_id: str, sku: str):
+    return present.cart(carts.remove_line(cart_id, sku, ctx(), config.cart_ttl()))
+
+
+# --- checkout and orders -----------------------------------------------------------------------------
+
+@cart_routes.route("POST", "/carts/{cart_id}/checkout", summary="Check out: reserve stock, create the order",
+                   status=201, body=s.CheckoutIn, response=s.Checkout, errors=(409, 503),
+                   headers={"Idempotency-Key": {"minLength": 1, "maxLength": 255}}, path_patterns=CART_ID)
+def checkout_cart(req: Request, cart_id: str):
+    from ..adapters.idempotency import run_once
+
+    def place(payload: dict) -> dict:
+        b: s.CheckoutIn = req.body
+        a = b.shipping_address
+        cmd = PlaceOrder(cart_id=cart_id, idempotency_key=payload["key"], email=str(b.email),
+                         shipping_address=Address(name=a.name, line1=a.line1, line2=a.line2, city=a.city,
+                                                  postal_code=a.postal_code, country=a.country, region=a.region))
+        return present.checkout(checkout.place_order(cmd, ctx())).model_dump(mode="json")
+
+    place.__name__ = "checkout"
+    payload = {"cart_id": cart_id, "key": req.header("Idempotency-Key"), "body": req.body.model_dump(mode="json")}
+    # A replay returns the stored answer; validating it again gives it the same shape and key order.
+    return s.Checkout.model_validate(run_once(place, payload=payload, key_fields="[cart_id, key]", validate="body",
+                                              lambda_context=req.lambda_context))
+
+
+@order_routes.route("GET", "/orders/{order_id}", summary="An order, for its owner or a merchant",
+                    response=s.Order, order_auth=True, path_patterns=ORDER_ID)
+def get_order(req: Request, order_id: str):
+    if req.bearer.startswith("ot_"):
+        return present.order(orders.get_order_for_token(order_id, req.bearer, ctx()))
+    from ..domain.errors import DomainError, NotFound
+    from ..services.auth import authenticate_merchant
+
+    try:
+        authenticate_merchant(req.bearer, ctx(), bootstrap_hash=config.admin_api_key_hash()).require("orders:read")
+    except DomainError:
+        raise NotFound(f"no order {order_id}") from None
+    return present.order(orders.get_order(order_id, ctx()))
+
+
+@admin.route("GET", "/admin/orders", summary="List orders, newest first", query=s.OrderQuery,
+             response=s.OrderPage, scope="orders:read")
+def list_orders(req: Request):
+    page = orders.list_orders(ctx(), status=req.query.status, limit=req.query.limit, cursor=req.query.cursor)
+    return s.OrderPage(items=[present.order(o) for o in page.items], next_cursor=page.next_cursor)
+
+
+__all__ = ["ROUTERS", "Response"]

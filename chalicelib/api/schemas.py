@@ -1,0 +1,274 @@
+"""Request and response models, defined once: they validate requests and generate /openapi.json."""
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+
+COUNTRIES = frozenset("""
+AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS BT BV BW BY BZ
+CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR
+GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO
+JP KE KG KH KI KM KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR
+MS MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW PY QA RE RO
+RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV
+TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW
+""".split())
+
+SKU_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+Sku = Annotated[str, StringConstraints(pattern=SKU_PATTERN)]
+Text = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+ShortText = Annotated[str, StringConstraints(max_length=200)]
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+Country = Literal[tuple(sorted(COUNTRIES))]  # type: ignore[valid-type]
+Quantity = Annotated[int, Field(ge=1, le=99)]
+MAX_AMOUNT = 10**11  # a billion in major units: well past any real price, well inside DynamoDB's numbers
+ProductStatus = Literal["active", "draft", "archived"]
+OrderStatus = Literal["pending_payment", "paid", "shipped", "canceled", "refunded"]
+Timestamp = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
+
+
+class Input(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class Output(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- shared ------------------------------------------------------------------------------------------
+
+class MoneyIn(Input):
+    amount: Annotated[int, Field(ge=0, le=MAX_AMOUNT, description="integer minor units (cents)")]
+    currency: Currency
+
+
+class Money(Output):
+    amount: int = Field(description="integer minor units (cents)")
+    currency: str
+
+
+class FieldProblem(Output):
+    field: str
+    message: str
+
+
+class Problem(Output):
+    """RFC 9457 problem details."""
+
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+    errors: list[FieldProblem] | None = None
+
+
+class Health(Output):
+    status: Literal["ok"]
+
+
+# --- catalog -----------------------------------------------------------------------------------------
+
+Attributes = Annotated[dict[Annotated[str, StringConstraints(min_length=1, max_length=50)], ShortText],
+                       Field(max_length=20)]
+
+
+class VariantIn(Input):
+    sku: Sku
+    title: Text
+    price: MoneyIn
+    attributes: Attributes = Field(default_factory=dict)
+
+
+Variants = Annotated[list[VariantIn], Field(min_length=1, max_length=50)]
+Category = Annotated[str, StringConstraints(max_length=100)]
+Description = Annotated[str, StringConstraints(max_length=5000)]
+
+
+class ProductCreate(Input):
+    title: Text
+    description: Description = ""
+    category: Category = ""
+    status: ProductStatus = "active"
+    variants: Variants
+
+
+class ProductPatch(Input):
+    """Only the fields sent change. `variants`, when sent, is the whole new list of variants."""
+
+    title: Text = None  # type: ignore[assignment]
+    description: Description = None  # type: ignore[assignment]
+    category: Category = None  # type: ignore[assignment]
+    status: ProductStatus = None  # type: ignore[assignment]
+    variants: Variants = None  # type: ignore[assignment]
+
+
+class VariantOut(Output):
+    sku: str
+    title: str
+    price: Money
+    available: int = Field(ge=0)
+    attributes: dict[str, str]
+
+
+class Product(Output):
+    id: str
+    title: str
+    description: str
+    category: str
+    status: ProductStatus
+    variants: list[VariantOut]
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class ProductPage(Output):
+    items: list[Product]
+    next_cursor: str | None
+
+
+class StockSet(Input):
+    on_hand: Annotated[int, Field(ge=0, le=10**9)]
+
+
+class StockAdjustment(Input):
+    delta: Annotated[int, Field(ge=-(10**9), le=10**9)]
+    reason: Text
+
+
+class Stock(Output):
+    sku: str
+    on_hand: int
+    reserved: int
+    available: int = Field(ge=0)
+
+
+# --- carts -------------------------------------------------------------------------------------------
+
+class CartCreate(Input):
+    pass
+
+
+class CartItemAdd(Input):
+    sku: Sku
+    quantity: Quantity
+
+
+class CartItemSet(Input):
+    quantity: Annotated[int, Field(ge=0, le=99)]
+
+
+class Line(Output):
+    sku: str
+    title: str
+    quantity: int
+    unit_price: Money
+    total: Money
+
+
+class Cart(Output):
+    id: str
+    status: Literal["open", "checked_out"]
+    lines: list[Line]
+    subtotal: Money
+    total: Money
+    expires_at: Timestamp
+    unavailable_skus: list[str] = Field(
+        default_factory=list, description="SKUs in the cart that can no longer be bought; not priced")
+
+
+# --- checkout and orders -----------------------------------------------------------------------------
+
+class AddressIn(Input):
+    name: Text
+    line1: Text
+    line2: Text | None = None
+    city: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    postal_code: Annotated[str, StringConstraints(min_length=1, max_length=20)]
+    country: Country = Field(description="ISO 3166-1 alpha-2")
+    region: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
+
+
+class CheckoutIn(Input):
+    email: Annotated[EmailStr, StringConstraints(max_length=254)]
+    shipping_address: AddressIn
+
+
+class Address(Output):
+    name: str
+    line1: str
+    line2: str | None = None
+    city: str
+    postal_code: str
+    country: str
+    region: str | None = None
+
+
+class OrderPayment(Output):
+    provider: str
+    payment_intent_id: str
+    status: str
+
+
+class CheckoutPayment(Output):
+    provider: Literal["stripe", "simulated"]
+    payment_intent_id: str
+    client_secret: str
+
+
+class Fulfillment(Output):
+    carrier: str
+    tracking_number: str
+    shipped_at: Timestamp
+
+
+class HistoryEntry(Output):
+    status: OrderStatus
+    at: Timestamp
+
+
+class Order(Output):
+    id: str
+    status: OrderStatus
+    email: str
+    lines: list[Line]
+    subtotal: Money
+    total: Money
+    shipping_address: Address
+    payment: OrderPayment
+    fulfillment: Fulfillment | None
+    refunded: Money
+    created_at: Timestamp
+    updated_at: Timestamp
+    history: list[HistoryEntry]
+
+
+class OrderPage(Output):
+    items: list[Order]
+    next_cursor: str | None
+
+
+class Checkout(Output):
+    order: Order
+    access_token: str = Field(description="Bearer token that lets the shopper read this order")
+    payment: CheckoutPayment
+
+
+# --- query strings -----------------------------------------------------------------------------------
+
+Limit = Annotated[int, Field(ge=1, le=100)]
+Cursor = Annotated[str, StringConstraints(min_length=1, max_length=2048)]
+
+
+class ProductQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    category: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
+    limit: Limit = 20
+    cursor: Cursor | None = None
+
+
+class OrderQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    status: OrderStatus | None = None
+    limit: Limit = 20
+    cursor: Cursor | None = None

@@ -1,0 +1,87 @@
+"""Cart use cases. Carts are priced on every read; prices always come from the catalog."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from ..domain.cart import Cart, PricedCart, price_lines
+from ..domain.commands import AddToCart, SetCartLine
+from ..domain.errors import Conflict, FieldError, Invalid, NotFound, OutOfStock
+from ..domain.ids import new_id
+from .context import Context
+from .ports import StaleWrite
+
+_RETRIES = 5
+
+
+@dataclass(frozen=True)
+class CartView:
+    cart: Cart
+    priced: PricedCart
+
+
+def create_cart(ctx: Context, ttl: timedelta) -> CartView:
+    now = ctx.clock()
+    cart = Cart(id=new_id("cart"), status="open", lines={}, created_at=now, updated_at=now, expires_at=now + ttl)
+    ctx.carts.add(cart)
+    return CartView(cart, price_lines({}, {}, ctx.currency))
+
+
+def load_cart(cart_id: str, ctx: Context) -> Cart:
+    cart = ctx.carts.get(cart_id)
+    # TTL deletes lazily (days late in AWS, never in moto): an expired cart is gone, whatever the table says.
+    if cart is None or cart.is_expired(ctx.clock()):
+        raise NotFound(f"no cart {cart_id}")
+    return cart
+
+
+def view(cart: Cart, ctx: Context) -> CartView:
+    return CartView(cart, price_lines(cart.lines, ctx.catalog.sku_info(list(cart.lines)), ctx.currency))
+
+
+def get_cart(cart_id: str, ctx: Context) -> CartView:
+    return view(load_cart(cart_id, ctx), ctx)
+
+
+def _change(cart_id: str, ctx: Context, change) -> CartView:
+    for _ in range(_RETRIES):
+        cart = load_cart(cart_id, ctx)
+        try:
+            saved = ctx.carts.save(change(cart))
+        except StaleWrite:
+            continue
+        return view(saved, ctx)
+    raise Conflict(f"cart {cart_id} is being changed concurrently; try again")
+
+
+def add_item(cmd: AddToCart, ctx: Context, ttl: timedelta) -> CartView:
+    info = ctx.catalog.sku_info([cmd.sku]).get(cmd.sku)
+    if info is None or not info.sellable:
+        raise Invalid("unknown SKU", [FieldError("sku", f"no product for sale has SKU {cmd.sku}")])
+
+    def change(cart: Cart) -> Cart:
+        updated = cart.add(cmd.sku, cmd.quantity, ctx.clock(), ttl)
+        if updated.lines[cmd.sku] > info.available:
+            raise OutOfStock(f"only {info.available} of {cmd.sku} available",
+                             [FieldError(cmd.sku, f"only {info.available} available")])
+        return updated
+
+    return _change(cmd.cart_id, ctx, change)
+
+
+def set_line(cmd: SetCartLine, ctx: Context, ttl: timedelta) -> CartView:
+    def change(cart: Cart) -> Cart:
+        updated = cart.set_quantity(cmd.sku, cmd.quantity, ctx.clock(), ttl)
+        if cmd.quantity > cart.lines.get(cmd.sku, 0):
+            info = ctx.catalog.sku_info([cmd.sku]).get(cmd.sku)
+            available = info.available if info and info.sellable else 0
+            if cmd.quantity > available:
+                raise OutOfStock(f"only {available} of {cmd.sku} available",
+                                 [FieldError(cmd.sku, f"only {available} available")])
+        return updated
+
+    return _change(cmd.cart_id, ctx, change)
+
+
+def remove_line(cart_id: str, sku: str, ctx: Context, ttl: timedelta) -> CartView:
+    return _change(cart_id, ctx, lambda cart: cart.remove(sku, ctx.clock(), ttl))

@@ -1,0 +1,70 @@
+"""Catalog and inventory use cases."""
+from __future__ import annotations
+
+from ..domain.catalog import Product, validate_product
+from ..domain.commands import AdjustStock, CreateProduct, SetStock, UpdateProduct
+from ..domain.errors import Conflict, NotFound
+from ..domain.ids import new_id
+from ..domain.inventory import StockLevel
+from .context import Context
+from .ports import Page, StaleWrite, StockedProduct
+
+_UPDATE_RETRIES = 5
+
+
+def create_product(cmd: CreateProduct, ctx: Context) -> StockedProduct:
+    now = ctx.clock()
+    product = Product(id=new_id("prod"), title=cmd.title, description=cmd.description, category=cmd.category,
+                      status=cmd.status, variants=cmd.variants, created_at=now, updated_at=now)
+    validate_product(product, ctx.currency)
+    ctx.catalog.create(product)
+    return StockedProduct(product, {v.sku: StockLevel() for v in product.variants})
+
+
+def get_product(product_id: str, ctx: Context, *, public: bool) -> StockedProduct:
+    found = ctx.catalog.get(product_id)
+    if found is None or (public and not found.product.sellable):
+        raise NotFound(f"no product {product_id}")
+    return found
+
+
+def list_products(ctx: Context, *, category: str | None, limit: int, cursor: str | None,
+                  status: str = "active") -> Page[StockedProduct]:
+    return ctx.catalog.list(status=status, category=category, limit=limit, cursor=cursor)
+
+
+def update_product(cmd: UpdateProduct, ctx: Context) -> StockedProduct:
+    for _ in range(_UPDATE_RETRIES):
+        current = get_product(cmd.product_id, ctx, public=False).product
+        updated = current.changed(ctx.clock(), ctx.currency, **cmd.changes)
+        try:
+            ctx.catalog.replace(current, updated)
+        except StaleWrite:
+            continue
+        return get_product(cmd.product_id, ctx, public=False)
+    raise Conflict(f"product {cmd.product_id} is being changed by someone else; try again")
+
+
+def archive_product(product_id: str, ctx: Context) -> None:
+    current = get_product(product_id, ctx, public=False).product
+    if current.status != "archived":
+        update_product(UpdateProduct(product_id, {"status": "archived"}), ctx)
+
+
+def _stock(sku: str, ctx: Context) -> StockLevel:
+    level = ctx.inventory.get(sku)
+    if level is None:
+        raise NotFound(f"unknown SKU {sku}")
+    return level
+
+
+def get_stock(sku: str, ctx: Context) -> StockLevel:
+    return _stock(sku, ctx)
+
+
+def set_stock(cmd: SetStock, ctx: Context) -> StockLevel:
+    return ctx.inventory.set_on_hand(cmd.sku, cmd.on_hand)
+
+
+def adjust_stock(cmd: AdjustStock, ctx: Context) -> StockLevel:
+    return ctx.inventory.adjust(cmd.sku, cmd.delta)

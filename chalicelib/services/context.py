@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..domain.ids import Clock
+from .ports import ApiKeys, Carts, Catalog, Inventory, Orders, PaymentGateway
+
+
+@dataclass(frozen=True)
+class Context:
+    """The ports one use case may touch, handed in by the wiring (or a test)."""
+
+    catalog: Catalog
+    inventory: Inventory
+    carts: Carts
+    orders: Orders
+    api_keys: ApiKeys
+    payments: PaymentGateway
+    clock: Clock
+    currency: str

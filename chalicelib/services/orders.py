@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+import hmac
+
+from ..domain.errors import NotFound
+from ..domain.ids import sha256_hex
+from ..domain.orders import Order
+from .context import Context
+from .ports import Page
+
+
+def get_order_for_token(order_id: str, token: str, ctx: Context) -> Order:
+    """An order is visible to the holder of its access token; any other caller sees a 404 (no BOLA)."""
+    order = ctx.orders.get(order_id)
+    if order is None or not hmac.compare_digest(order.access_token_hash, sha256_hex(token)):
+        raise NotFound(f"no order {order_id}")
+    return order
+
+
+def get_order(order_id: str, ctx: Context) -> Order:
+    order = ctx.orders.get(order_id)
+    if order is None:
+        raise NotFound(f"no order {order_id}")
+    return order
+
+
+def list_orders(ctx: Context, *, status: str | None, limit: int, cursor: str | None) -> Page[Order]:
+    return ctx.orders.list(status=status, limit=limit, cursor=cursor)

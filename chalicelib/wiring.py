@@ -1,0 +1,76 @@
+"""The composition root: builds the service context from adapters, lazily, once per process."""
+from __future__ import annotations
+
+import threading
+
+from . import config
+from .domain.catalog import Variant
+from .domain.commands import CreateProduct, SetStock
+from .domain.money import Money
+from .services.context import Context
+
+_lock = threading.Lock()
+_context: Context | None = None
+
+
+def context() -> Context:
+    global _context
+    if _context is None or _context.currency != config.currency():
+        with _lock:
+            _context = _build()
+    return _context
+
+
+def _build() -> Context:
+    from .adapters.dynamodb import DynamoApiKeys, DynamoCarts, DynamoCatalog, DynamoInventory, DynamoOrders
+    from .adapters.payments import SimulatedGateway
+    from .domain.ids import utc_now
+
+    return Context(catalog=DynamoCatalog(), inventory=DynamoInventory(), carts=DynamoCarts(),
+                   orders=DynamoOrders(), api_keys=DynamoApiKeys(), payments=SimulatedGateway(),
+                   clock=utc_now, currency=config.currency())
+
+
+def reset() -> None:
+    """Forget the built context (tests change the environment between runs)."""
+    global _context
+    with _lock:
+        _context = None
+
+
+def bootstrap_api_key(raw_key: str, name: str = "bootstrap") -> None:
+    from .services.auth import register_key
+
+    register_key(raw_key, name, frozenset({"*"}), context())
+
+
+DEMO_CATALOG = [
+    ("Classic Tee", "apparel", "A soft cotton t-shirt.",
+     [("TEE-BLK-M", "Black / M", 2500, {"color": "black", "size": "M"}, 25),
+      ("TEE-BLK-L", "Black / L", 2500, {"color": "black", "size": "L"}, 25),
+      ("TEE-WHT-M", "White / M", 2500, {"color": "white", "size": "M"}, 10)]),
+    ("Ceramic Mug", "kitchen", "Holds 350 ml of coffee.",
+     [("MUG-350", "350 ml", 1400, {"volume": "350ml"}, 40)]),
+    ("Canvas Tote", "accessories", "A sturdy everyday bag.",
+     [("TOTE-NAT", "Natural", 1800, {"color": "natural"}, 3)]),
+]
+
+
+def seed_demo_catalog() -> int:
+    """Creates the demo products unless their SKUs exist already. Returns how many it created."""
+    from .services import catalog
+
+    ctx = context()
+    created = 0
+    for title, category, description, variants in DEMO_CATALOG:
+        skus = [v[0] for v in variants]
+        if ctx.catalog.any_sku_exists(skus):
+            continue
+        catalog.create_product(CreateProduct(
+            title=title, description=description, category=category, status="active",
+            variants=tuple(Variant(sku, vt, Money(price, ctx.currency), attrs) for sku, vt, price, attrs, _ in variants)),
+            ctx)
+        for sku, *_, on_hand in variants:
+            catalog.set_stock(SetStock(sku, on_hand), ctx)
+        created += 1
+    return created
