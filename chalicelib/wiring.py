@@ -68,8 +68,8 @@ def seed_demo_catalog() -> int:
             continue
         catalog.create_product(CreateProduct(
             title=title, description=description, category=category, status="active",
-            variants=tuple(Variant(sku, vt, Money(price, ctx.currency), attrs) for sku, vt, price, attrs, _ in variants)),
-            ctx)
+            variants=tuple(Variant(sku, vt, Money(price, ctx.currency), attrs)
+                           for sku, vt, price, attrs, _ in variants)), ctx)
         for sku, *_, on_hand in variants:
             catalog.set_stock(SetStock(sku, on_hand), ctx)
         created += 1

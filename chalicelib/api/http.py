@@ -13,7 +13,7 @@ from pydantic import BaseModel, ValidationError
 from .. import config
 from ..domain import errors as domain
 from ..domain.ids import new_id
-from ..observability import logger
+from ..observability import logger, metrics
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -219,9 +219,21 @@ def _as_problem(response: Response) -> Response:
     return response
 
 
+def _flush_metrics(event, get_response):
+    try:
+        return get_response(event)
+    finally:
+        if metrics.metric_set:
+            metrics.flush_metrics()
+
+
 def install(app) -> None:
+    from chalice import ConvertToMiddleware
+
     from . import routes
 
     for router in routes.ROUTERS:
         app.register_blueprint(router.blueprint)
+    app.register_middleware(ConvertToMiddleware(logger.inject_lambda_context(clear_state=True)))
+    app.register_middleware(_flush_metrics, "http")
     app.register_middleware(http_middleware, "http")

@@ -52,7 +52,8 @@ def order(o: Order) -> s.Order:
             carrier=o.fulfillment.carrier, tracking_number=o.fulfillment.tracking_number,
             shipped_at=rfc3339(o.fulfillment.shipped_at)),
         refunded=money(o.refunded or Money.zero(o.currency)), created_at=rfc3339(o.created_at),
-        updated_at=rfc3339(o.updated_at), history=[s.HistoryEntry(status=h.status, at=rfc3339(h.at)) for h in o.history])
+        updated_at=rfc3339(o.updated_at),
+        history=[s.HistoryEntry(status=h.status, at=rfc3339(h.at)) for h in o.history])
 
 
 def checkout(result: CheckoutResult) -> s.Checkout:

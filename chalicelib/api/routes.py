@@ -1,14 +1,16 @@
 """Every route of the public contract. Each parses (done by the decorator), calls a use case, shapes the answer."""
 from __future__ import annotations
 
+from aws_lambda_powertools.metrics import MetricUnit
 from chalice import Response
 
 from .. import config, wiring
 from ..domain.catalog import Variant
-from ..domain.commands import (AddToCart, AdjustStock, CreateProduct, PlaceOrder, SetCartLine, SetStock,
-                               UpdateProduct)
+from ..domain.commands import AddToCart, AdjustStock, CreateProduct, PlaceOrder, SetCartLine, SetStock, UpdateProduct
+from ..domain.errors import OutOfStock
 from ..domain.money import Money
 from ..domain.orders import Address
+from ..observability import metrics
 from ..services import carts, catalog, checkout, orders
 from . import presenters as present
 from . import schemas as s
@@ -162,13 +164,21 @@ def checkout_cart(req: Request, cart_id: str):
         cmd = PlaceOrder(cart_id=cart_id, idempotency_key=payload["key"], email=str(b.email),
                          shipping_address=Address(name=a.name, line1=a.line1, line2=a.line2, city=a.city,
                                                   postal_code=a.postal_code, country=a.country, region=a.region))
-        return present.checkout(checkout.place_order(cmd, ctx())).model_dump(mode="json")
+        result = checkout.place_order(cmd, ctx())
+        metrics.add_metric(name="OrdersPlaced", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name="OrderRevenueMinorUnits", unit=MetricUnit.Count, value=result.order.total.amount)
+        return present.checkout(result).model_dump(mode="json")
 
     place.__name__ = "checkout"
     payload = {"cart_id": cart_id, "key": req.header("Idempotency-Key"), "body": req.body.model_dump(mode="json")}
+    try:
+        answer = run_once(place, payload=payload, key_fields="[cart_id, key]", validate="body",
+                          lambda_context=req.lambda_context)
+    except OutOfStock:
+        metrics.add_metric(name="CheckoutOutOfStock", unit=MetricUnit.Count, value=1)
+        raise
     # A replay returns the stored answer; validating it again gives it the same shape and key order.
-    return s.Checkout.model_validate(run_once(place, payload=payload, key_fields="[cart_id, key]", validate="body",
-                                              lambda_context=req.lambda_context))
+    return s.Checkout.model_validate(answer)
 
 
 @order_routes.route("GET", "/orders/{order_id}", summary="An order, for its owner or a merchant",

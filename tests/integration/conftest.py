@@ -1,0 +1,48 @@
+"""Integration tests run the adapters and services against moto in-process, with every resource
+stood up from infra/template.yaml exactly as the local stack and AWS get it."""
+from __future__ import annotations
+
+import pytest
+from moto import mock_aws
+
+from chalicelib import wiring
+from local.infra import stand_up
+from local.stack import output_env_name
+
+_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1", "SHELF_STAGE": "it", "SHELF_CURRENCY": "USD"}
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in _ENV.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        stack = stand_up("it")
+        for key, value in stack.outputs.items():
+            monkeypatch.setenv(output_env_name(key), value)
+        wiring.reset()
+        yield stack
+    wiring.reset()
+
+
+@pytest.fixture
+def ctx(aws):
+    return wiring.context()
+
+
+@pytest.fixture
+def lambda_context():
+    class Context:
+        function_name = "shelf-it"
+        memory_limit_in_mb = 512
+        invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:shelf-it"
+        aws_request_id = "it-request"
+
+        @staticmethod
+        def get_remaining_time_in_millis() -> int:
+            return 30_000
+
+    return Context()

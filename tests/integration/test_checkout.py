@@ -1,0 +1,179 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from chalicelib.adapters.idempotency import run_once
+from chalicelib.adapters.models import CartModel, OrderModel
+from chalicelib.domain.commands import AddToCart, PlaceOrder
+from chalicelib.domain.errors import CartEmpty, CartNotOpen, IdempotencyKeyReused, NotFound, OutOfStock
+from chalicelib.domain.ids import derived_id
+from chalicelib.domain.inventory import StockLevel
+from chalicelib.domain.orders import Address
+from chalicelib.services import carts, orders
+from chalicelib.services.checkout import place_order
+
+from .helpers import make_product, random_sku
+
+TTL = timedelta(days=7)
+ADDRESS = Address(name="Ada", line1="1 Main St", city="Springfield", postal_code="12345", country="US")
+
+
+def _cart(ctx, **lines):
+    cart = carts.create_cart(ctx, TTL).cart
+    for sku, qty in lines.items():
+        carts.add_item(AddToCart(cart.id, sku, qty), ctx, TTL)
+    return cart.id
+
+
+def _place(ctx, cart_id, key="key-1"):
+    return place_order(PlaceOrder(cart_id, key, "ada@example.com", ADDRESS), ctx)
+
+
+def test_checkout_reserves_every_line_and_creates_a_pending_order(ctx):
+    a, b = random_sku("A"), random_sku("B")
+    make_product(ctx, (a, 1000), (b, 250), stock={a: 5, b: 5})
+    cart_id = _cart(ctx, **{a: 2, b: 3})
+    result = _place(ctx, cart_id)
+    order = result.order
+    assert order.status == "pending_payment" and order.total.amount == 2 * 1000 + 3 * 250
+    assert order.id == derived_id("ord", cart_id, "key-1")
+    assert ctx.inventory.levels([a, b]) == {a: StockLevel(5, 2), b: StockLevel(5, 3)}
+    assert CartModel.get(cart_id).status == "checked_out"
+    assert orders.get_order_for_token(order.id, result.access_token, ctx) == ctx.orders.get(order.id)
+    assert OrderModel.get(order.id).access_token_hash != result.access_token, "tokens are stored hashed"
+    assert result.payment.payment_intent_id == order.payment.payment_intent_id
+
+
+def test_checkout_is_all_or_nothing_when_one_line_is_short(ctx):
+    plenty, scarce = random_sku("PLENTY"), random_sku("SCARCE")
+    make_product(ctx, (plenty, 100), (scarce, 100), stock={plenty: 10, scarce: 2})
+    cart_id = _cart(ctx, **{plenty: 3, scarce: 2})
+    ctx.inventory.reserve(scarce, 1)  # someone else took one after we filled the cart
+    with pytest.raises(OutOfStock) as refused:
+        _place(ctx, cart_id)
+    assert [e.field for e in refused.value.errors] == [scarce]
+    assert ctx.inventory.levels([plenty, scarce]) == {plenty: StockLevel(10, 0), scarce: StockLevel(2, 1)}
+    assert CartModel.get(cart_id).status == "open"
+    assert ctx.orders.get(derived_id("ord", cart_id, "key-1")) is None
+
+
+def test_every_short_sku_is_named(ctx):
+    a, b = random_sku("A"), random_sku("B")
+    make_product(ctx, (a, 100), (b, 100), stock={a: 1, b: 1})
+    cart_id = _cart(ctx, **{a: 1, b: 1})
+    ctx.inventory.set_on_hand(a, 0)
+    ctx.inventory.set_on_hand(b, 0)
+    with pytest.raises(OutOfStock) as refused:
+        _place(ctx, cart_id)
+    assert sorted(e.field for e in refused.value.errors) == sorted([a, b])
+
+
+def test_a_cart_is_checked_out_once_whatever_the_key(ctx):
+    sku = random_sku()
+    make_product(ctx, (sku, 100), stock={sku: 5})
+    cart_id = _cart(ctx, **{sku: 1})
+    _place(ctx, cart_id, "first")
+    with pytest.raises(CartNotOpen):
+        _place(ctx, cart_id, "second")
+    assert ctx.inventory.get(sku) == StockLevel(5, 1)
+
+
+def test_an_empty_cart_cannot_be_checked_out(ctx):
+    with pytest.raises(CartEmpty):
+        _place(ctx, _cart(ctx))
+
+
+def test_an_expired_cart_is_gone(ctx):
+    sku = random_sku()
+    make_product(ctx, (sku, 100), stock={sku: 5})
+    cart_id = _cart(ctx, **{sku: 1})
+    later = ctx.clock() + TTL + timedelta(seconds=1)
+    from dataclasses import replace
+
+    with pytest.raises(NotFound):
+        _place(replace(ctx, clock=lambda: later), cart_id)
+
+
+def test_a_checkout_priced_on_a_stale_cart_is_priced_again(ctx, monkeypatch):
+    """The cart changes between pricing and the transaction: the version condition catches it and the
+    order is placed for what the cart holds now."""
+    sku = random_sku()
+    make_product(ctx, (sku, 100), stock={sku: 10})
+    cart_id = _cart(ctx, **{sku: 1})
+    real_view = carts.view
+    calls = []
+
+    def view_then_change(cart, c):
+        priced = real_view(cart, c)
+        if not calls:
+            calls.append(1)
+            carts.add_item(AddToCart(cart_id, sku, 2), ctx, TTL)
+        return priced
+
+    monkeypatch.setattr("chalicelib.services.checkout.view", view_then_change)
+    order = _place(ctx, cart_id).order
+    assert [ln.quantity for ln in order.lines] == [3]
+    assert ctx.inventory.get(sku) == StockLevel(10, 3)
+
+
+def test_the_same_key_and_body_replays_and_another_body_is_refused(ctx, lambda_context):
+    sku = random_sku()
+    make_product(ctx, (sku, 100), stock={sku: 5})
+    cart_id = _cart(ctx, **{sku: 2})
+    runs = []
+
+    def checkout(payload):
+        runs.append(payload)
+        result = _place(ctx, payload["cart_id"], payload["key"])
+        return {"order_id": result.order.id, "token": result.access_token}
+
+    payload = {"cart_id": cart_id, "key": "k", "body": {"email": "ada@example.com"}}
+    first = run_once(checkout, payload=payload, key_fields="[cart_id, key]", validate="body",
+                     lambda_context=lambda_context)
+    again = run_once(checkout, payload=payload, key_fields="[cart_id, key]", validate="body",
+                     lambda_context=lambda_context)
+    assert first == again and len(runs) == 1
+    with pytest.raises(IdempotencyKeyReused):
+        run_once(checkout, payload={**payload, "body": {"email": "eve@example.com"}}, key_fields="[cart_id, key]",
+                 validate="body", lambda_context=lambda_context)
+    assert ctx.inventory.get(sku) == StockLevel(5, 2)
+
+
+def test_a_failed_checkout_frees_its_key_for_a_retry(ctx, lambda_context):
+    sku = random_sku()
+    make_product(ctx, (sku, 100), stock={sku: 1})
+    cart_id = _cart(ctx, **{sku: 1})
+    ctx.inventory.set_on_hand(sku, 0)
+
+    def checkout(payload):
+        return {"order_id": _place(ctx, payload["cart_id"], payload["key"]).order.id}
+
+    payload = {"cart_id": cart_id, "key": "k", "body": {}}
+    with pytest.raises(OutOfStock):
+        run_once(checkout, payload=payload, key_fields="[cart_id, key]", validate="body",
+                 lambda_context=lambda_context)
+    ctx.inventory.set_on_hand(sku, 1)
+    done = run_once(checkout, payload=payload, key_fields="[cart_id, key]", validate="body",
+                    lambda_context=lambda_context)
+    assert done["order_id"] == derived_id("ord", cart_id, "k")
+
+
+def test_orders_list_newest_first_and_by_status(ctx):
+    sku = random_sku()
+    make_product(ctx, (sku, 100), stock={sku: 10})
+    placed = [_place(ctx, _cart(ctx, **{sku: 1}), f"k{i}").order.id for i in range(3)]
+    listed = orders.list_orders(ctx, status=None, limit=10, cursor=None).items
+    assert sorted(o.id for o in listed) == sorted(placed)
+    assert [o.id for o in orders.list_orders(ctx, status="pending_payment", limit=10, cursor=None).items]
+    assert orders.list_orders(ctx, status="paid", limit=10, cursor=None).items == []
+
+
+def test_an_order_is_invisible_with_another_orders_token(ctx):
+    sku = random_sku()
+    make_product(ctx, (sku, 100), stock={sku: 10})
+    mine = _place(ctx, _cart(ctx, **{sku: 1}))
+    theirs = _place(ctx, _cart(ctx, **{sku: 1}))
+    with pytest.raises(NotFound):
+        orders.get_order_for_token(theirs.order.id, mine.access_token, ctx)
