@@ -62,6 +62,15 @@ def payment_provider() -> str:
     return "stripe" if stripe_secret_key() else "simulated"
 
 
+def capture_method() -> str:
+    """How Stripe captures an intent: "automatic" charges on confirmation; "manual" only authorizes,
+    and the workflow captures later. Anything else is a deployment mistake, so it raises."""
+    value = _env("SHELF_CAPTURE_METHOD", "automatic").strip().lower()
+    if value not in ("automatic", "manual"):
+        raise ValueError(f"SHELF_CAPTURE_METHOD must be automatic or manual, not {value!r}")
+    return value
+
+
 def admin_api_key_hash() -> str:
     """sha256 hex of a bootstrap merchant key (from SSM or the stage's environment), if any."""
     return _env("SHELF_ADMIN_API_KEY_SHA256").lower()
@@ -69,3 +78,44 @@ def admin_api_key_hash() -> str:
 
 def low_stock_threshold() -> int:
     return _int("SHELF_LOW_STOCK_THRESHOLD", 5)
+
+
+def queue_url(name: str) -> str:
+    return _env(f"SHELF_{name.upper()}_QUEUE_URL")
+
+
+def order_workflow_arn() -> str:
+    return _env("SHELF_ORDER_WORKFLOW_ARN")
+
+
+def shipment_timeout_seconds() -> int:
+    return _int("SHIPMENT_TIMEOUT_SECONDS", 30 * 24 * 3600)
+
+
+def stripe_webhook_secret() -> str:
+    return _env("STRIPE_WEBHOOK_SECRET")
+
+
+def shelf_webhook_secret() -> str:
+    return _env("SHELF_WEBHOOK_SECRET")
+
+
+def webhook_tolerance_seconds() -> int:
+    return 300
+
+
+def allow_local_webhooks() -> bool:
+    return _env("SHELF_ALLOW_LOCAL_WEBHOOKS", "0").lower() in ("1", "true", "yes")
+
+
+def webhook_max_attempts() -> int:
+    """Deliveries of one outbound webhook before it is parked; matches the queue's maxReceiveCount."""
+    return _int("SHELF_WEBHOOK_MAX_ATTEMPTS", 5)
+
+
+def webhook_backoff_base_seconds() -> int:
+    return _int("SHELF_WEBHOOK_BACKOFF_SECONDS", 30)
+
+
+def webhook_timeout_seconds() -> float:
+    return float(_int("SHELF_WEBHOOK_TIMEOUT_SECONDS", 5))

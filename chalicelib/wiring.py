@@ -22,13 +22,27 @@ def context() -> Context:
 
 
 def _build() -> Context:
+    from .adapters.aws import StepFunctionsWorkflow
     from .adapters.dynamodb import DynamoApiKeys, DynamoCarts, DynamoCatalog, DynamoInventory, DynamoOrders
-    from .adapters.payments import SimulatedGateway
+    from .adapters.webhooks import DynamoInboundEvents, DynamoWebhooks, HttpSender
     from .domain.ids import utc_now
+    from .services.webhooks import WebhookNotifier
 
     return Context(catalog=DynamoCatalog(), inventory=DynamoInventory(), carts=DynamoCarts(),
-                   orders=DynamoOrders(), api_keys=DynamoApiKeys(), payments=SimulatedGateway(),
-                   clock=utc_now, currency=config.currency())
+                   orders=DynamoOrders(), api_keys=DynamoApiKeys(), payments=_payments(),
+                   clock=utc_now, currency=config.currency(), workflow=StepFunctionsWorkflow(),
+                   notifier=WebhookNotifier(context), inbound=DynamoInboundEvents(), webhooks=DynamoWebhooks(),
+                   sender=HttpSender())
+
+
+def _payments():
+    if config.payment_provider() == "stripe":
+        from .adapters.stripe_gateway import StripeGateway
+
+        return StripeGateway(config.stripe_secret_key())
+    from .adapters.payments import SimulatedGateway
+
+    return SimulatedGateway()
 
 
 def reset() -> None:

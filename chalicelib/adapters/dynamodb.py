@@ -15,7 +15,7 @@ from ..domain.errors import BelowReserved, Conflict, FieldError, Invalid, NotFou
 from ..domain.ids import rfc3339, utc_now
 from ..domain.inventory import StockLevel
 from ..domain.money import Money
-from ..domain.orders import Address, Fulfillment, Order, Payment, StatusChange
+from ..domain.orders import Address, Fulfillment, Order, Payment, Refund, StatusChange, StockMove
 from ..services import ports
 from ..services.ports import OrderAlreadyPlaced, Page, StaleWrite
 from . import cursor as cursors
@@ -26,7 +26,7 @@ _STOCK_RETRIES = 10
 
 def _connection() -> Connection:
     bind()
-    return Connection(region=config.aws_region(), host=config.endpoint_url())
+    return SkuModel._get_connection().connection  # cached; a new Connection built a botocore client per call
 
 
 def _created_key(at: datetime, object_id: str) -> str:
@@ -211,6 +211,14 @@ def stock_levels(skus: list[str]) -> dict[str, StockLevel]:
     return {s: StockLevel(int(m.on_hand), int(m.reserved)) for s, m in _batch_skus(skus).items()}
 
 
+_STOCK_MOVES = {
+    "reserve": lambda q: ([SkuModel.reserved.add(q), SkuModel.available.add(-q)], SkuModel.available >= q),
+    "release": lambda q: ([SkuModel.reserved.add(-q), SkuModel.available.add(q)], SkuModel.reserved >= q),
+    "commit": lambda q: ([SkuModel.reserved.add(-q), SkuModel.on_hand.add(-q)], SkuModel.reserved >= q),
+    "restock": lambda q: ([SkuModel.on_hand.add(q), SkuModel.available.add(q)], SkuModel.on_hand >= 0),
+}
+
+
 # --- inventory -----------------------------------------------------------------------------------
 
 class DynamoInventory(ports.Inventory):
@@ -258,21 +266,19 @@ class DynamoInventory(ports.Inventory):
                             BelowReserved("on hand cannot go below what is reserved",
                                           [FieldError("delta", "would take on hand below what is reserved")]))
 
-    def reserve(self, sku: str, qty: int) -> StockLevel:
+    def _move(self, kind: str, sku: str, qty: int, refusal: Exception) -> StockLevel:
         _positive(qty)
-        return self._update(sku, [SkuModel.reserved.add(qty), SkuModel.available.add(-qty)],
-                            SkuModel.available >= qty,
-                            OutOfStock("not enough stock", [FieldError(sku, "not enough stock")]))
+        actions, condition = _STOCK_MOVES[kind](qty)
+        return self._update(sku, actions, condition, refusal)
+
+    def reserve(self, sku: str, qty: int) -> StockLevel:
+        return self._move("reserve", sku, qty, OutOfStock("not enough stock", [FieldError(sku, "not enough stock")]))
 
     def release(self, sku: str, qty: int) -> StockLevel:
-        _positive(qty)
-        return self._update(sku, [SkuModel.reserved.add(-qty), SkuModel.available.add(qty)],
-                            SkuModel.reserved >= qty, Invalid(f"fewer than {qty} units of {sku} are reserved"))
+        return self._move("release", sku, qty, Invalid(f"fewer than {qty} units of {sku} are reserved"))
 
     def commit(self, sku: str, qty: int) -> StockLevel:
-        _positive(qty)
-        return self._update(sku, [SkuModel.reserved.add(-qty), SkuModel.on_hand.add(-qty)],
-                            SkuModel.reserved >= qty, Invalid(f"fewer than {qty} units of {sku} are reserved"))
+        return self._move("commit", sku, qty, Invalid(f"fewer than {qty} units of {sku} are reserved"))
 
 
 def _positive(qty: int) -> None:
@@ -328,12 +334,27 @@ def _order_model(o: Order) -> OrderModel:
         shipping_address={k: v for k, v in vars(o.shipping_address).items() if v is not None},
         payment={"provider": o.payment.provider, "payment_intent_id": o.payment.payment_intent_id,
                  "status": o.payment.status},
-        fulfillment=None if o.fulfillment is None else {
-            "carrier": o.fulfillment.carrier, "tracking_number": o.fulfillment.tracking_number,
-            "shipped_at": rfc3339(o.fulfillment.shipped_at)},
+        fulfillment=_fulfillment_map(o.fulfillment), pending_fulfillment=_fulfillment_map(o.pending_fulfillment),
         refunded_amount=(o.refunded.amount if o.refunded else 0), access_token_hash=o.access_token_hash,
+        refunds=[{"id": r.id, "amount": r.amount.amount, "status": r.status, "reason": r.reason,
+                  "created_at": rfc3339(r.created_at), "provider_refund_id": r.provider_refund_id} for r in o.refunds],
+        payment_token=o.payment_token or None, shipment_token=o.shipment_token or None,
         history=[{"status": h.status, "at": rfc3339(h.at)} for h in o.history],
-        created_at=o.created_at, updated_at=o.updated_at)
+        created_at=o.created_at, updated_at=o.updated_at, **_version(o.version))
+
+
+def _fulfillment_map(f: Fulfillment | None) -> dict | None:
+    if f is None:
+        return None
+    return {"carrier": f.carrier, "tracking_number": f.tracking_number, "shipped_at": rfc3339(f.shipped_at)}
+
+
+def _fulfillment_from(value) -> Fulfillment | None:
+    f = _as_dict(value) if value else None
+    if not f:
+        return None
+    return Fulfillment(carrier=f["carrier"], tracking_number=f["tracking_number"],
+                       shipped_at=_parse_time(f["shipped_at"]))
 
 
 def _as_dict(value) -> dict:
@@ -348,7 +369,6 @@ def _order_from(m: OrderModel) -> Order:
     cur = m.currency
     address = _as_dict(m.shipping_address)
     payment = _as_dict(m.payment)
-    fulfillment = _as_dict(m.fulfillment) if m.fulfillment else None
     return Order(
         id=m.order_id, status=m.status, email=m.email, currency=cur, cart_id=m.cart_id,
         lines=tuple(PricedLine(sku=ln["sku"], title=ln["title"], quantity=int(ln["quantity"]),
@@ -356,12 +376,15 @@ def _order_from(m: OrderModel) -> Order:
         shipping_address=Address(**address),
         payment=Payment(provider=payment["provider"], payment_intent_id=payment["payment_intent_id"],
                         status=payment["status"]),
-        fulfillment=None if not fulfillment else Fulfillment(
-            carrier=fulfillment["carrier"], tracking_number=fulfillment["tracking_number"],
-            shipped_at=_parse_time(fulfillment["shipped_at"])),
+        fulfillment=_fulfillment_from(m.fulfillment), pending_fulfillment=_fulfillment_from(m.pending_fulfillment),
         refunded=Money(int(m.refunded_amount or 0), cur), access_token_hash=m.access_token_hash,
+        refunds=tuple(Refund(id=r["id"], amount=Money(int(r["amount"]), cur), status=r["status"],
+                             reason=r.get("reason") or "", created_at=_parse_time(r["created_at"]),
+                             provider_refund_id=r.get("provider_refund_id") or "")
+                      for r in map(_as_dict, m.refunds or [])),
+        payment_token=m.payment_token or "", shipment_token=m.shipment_token or "",
         history=tuple(StatusChange(h["status"], _parse_time(h["at"])) for h in map(_as_dict, m.history)),
-        created_at=m.created_at, updated_at=m.updated_at)
+        created_at=m.created_at, updated_at=m.updated_at, version=m.version or 0)
 
 
 class DynamoOrders(ports.Orders):
@@ -373,9 +396,8 @@ class DynamoOrders(ports.Orders):
                   [CartModel.status.set("checked_out"), CartModel.updated_at.set(order.created_at)],
                   CartModel.status == "open")
         for line in order.lines:
-            tx.update(("sku", line.sku), SkuModel(line.sku),
-                      [SkuModel.reserved.add(line.quantity), SkuModel.available.add(-line.quantity)],
-                      SkuModel.available >= line.quantity)
+            actions, condition = _STOCK_MOVES["reserve"](line.quantity)
+            tx.update(("sku", line.sku), SkuModel(line.sku), actions, condition)
         failed = tx.commit()
         if not failed:
             return
@@ -385,6 +407,24 @@ class DynamoOrders(ports.Orders):
             raise StaleWrite(cart.id)
         raise OutOfStock("not enough stock for every line; nothing was reserved",
                          [FieldError(sku, f"not enough stock of {sku}") for _, sku in failed])
+
+    def save(self, order: Order, moves: list[StockMove] = ()) -> Order:
+        """Writes the order over the version it was read at, with its stock moves, in one transaction."""
+        bind()
+        tx = _Tx()
+        tx.save("order", _order_model(order), OrderModel.order_id.exists())
+        existing = _batch_skus([m.sku for m in moves if m.kind == "restock"])
+        for m in moves:
+            if m.kind == "restock" and m.sku not in existing:
+                continue  # the SKU was deleted from the catalog since: nothing to put back
+            actions, condition = _STOCK_MOVES[m.kind](m.quantity)
+            tx.update(("sku", m.sku), SkuModel(m.sku), actions, SkuModel.sku.exists() & condition)
+        failed = tx.commit()
+        if "order" in failed:
+            raise StaleWrite(order.id)
+        if failed:
+            raise Conflict(f"stock of {', '.join(label[1] for label in failed)} does not match order {order.id}")
+        return self.get(order.id)
 
     def get(self, order_id: str) -> Order | None:
         bind()

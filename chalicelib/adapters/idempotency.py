@@ -28,7 +28,8 @@ def _persistence(table: str, endpoint: str | None, region: str):
     return DynamoDBPersistenceLayer(table_name=table, boto3_client=client, static_pk_value="shelf")
 
 
-def run_once(fn: Callable[..., dict], *, payload: dict, key_fields: str, validate: str, lambda_context=None) -> dict:
+def run_once(fn: Callable[..., dict], *, payload: dict, key_fields: str, validate: str = "",
+             lambda_context=None) -> dict:
     """Run `fn(payload=...)` once per key (a JMESPath over the payload); a repeat with the same key
     returns the stored result; with the same key and another `validate` part, IdempotencyKeyReused."""
     from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function

@@ -125,6 +125,10 @@ class OrderModel(Model):
     payment = MapAttribute(default=dict)
     fulfillment = MapAttribute(null=True)
     refunded_amount = NumberAttribute(default=0)
+    refunds = ListAttribute(default=list)
+    payment_token = UnicodeAttribute(null=True)
+    shipment_token = UnicodeAttribute(null=True)
+    pending_fulfillment = MapAttribute(null=True)
     access_token_hash = UnicodeAttribute()
     history = ListAttribute(default=list)
     created_at = UTCDateTimeAttribute()
@@ -146,8 +150,66 @@ class ApiKeyModel(Model):
     revoked = BooleanAttribute(default=False)
 
 
+class WebhookEndpointModel(Model):
+    class Meta:
+        table_name = "webhook-endpoints"
+
+    endpoint_id = UnicodeAttribute(hash_key=True)
+    url = UnicodeAttribute()
+    events = ListAttribute(of=UnicodeAttribute)
+    secret = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+
+
+class _DeliveriesByCreated(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by_created"
+        projection = AllProjection()
+
+    kind = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
+class WebhookDeliveryModel(Model):
+    class Meta:
+        table_name = "webhook-deliveries"
+
+    delivery_id = UnicodeAttribute(hash_key=True)
+    kind = UnicodeAttribute(default="delivery")
+    created_key = UnicodeAttribute()
+    endpoint_id = UnicodeAttribute()
+    event_id = UnicodeAttribute()
+    event_type = UnicodeAttribute()
+    payload = UnicodeAttribute()
+    status = UnicodeAttribute()
+    attempts = NumberAttribute(default=0)
+    last_status_code = NumberAttribute(null=True)
+    last_error = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+    expires_at = TTLAttribute(null=True)
+    version = VersionAttribute()
+
+    by_created = _DeliveriesByCreated()
+
+
+class InboundEventModel(Model):
+    class Meta:
+        table_name = "inbound-events"
+
+    event_key = UnicodeAttribute(hash_key=True)
+    source = UnicodeAttribute()
+    event_id = UnicodeAttribute()
+    type = UnicodeAttribute()
+    outcome = UnicodeAttribute()
+    detail = UnicodeAttribute(null=True)
+    received_at = UTCDateTimeAttribute()
+    expires_at = TTLAttribute(null=True)
+
+
 _TABLES = {ProductModel: "products", SkuModel: "skus", CartModel: "carts", OrderModel: "orders",
-           ApiKeyModel: "api_keys"}
+           ApiKeyModel: "api_keys", WebhookEndpointModel: "webhook_endpoints",
+           WebhookDeliveryModel: "webhook_deliveries", InboundEventModel: "inbound_events"}
 _bound: tuple | None = None
 
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 
 def register(app) -> None:
-    from . import routes  # noqa: F401  (imports every blueprint module)
+    from ..workers import workers
     from .http import install
 
     install(app)
+    app.register_blueprint(workers)

@@ -14,6 +14,7 @@ from .. import config
 from ..domain import errors as domain
 from ..domain.ids import new_id
 from ..observability import logger, metrics
+from ..services.ports import PaymentGatewayError
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -26,11 +27,11 @@ STATUS_OF: dict[type, int] = {
     domain.Unavailable: 503,
 }
 
-_TITLES = {400: "Malformed request", 401: "Missing or invalid credentials", 403: "Forbidden",
-           404: "Not found", 405: "Method not allowed", 409: "Conflict", 413: "Request body too large",
-           415: "Unsupported media type", 422: "Invalid request", 429: "Too many requests",
-           500: "Internal error", 503: "Temporarily unavailable"}
-_SLUGS = {400: "malformed_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
+_TITLES = {400: "Malformed request", 401: "Missing or invalid credentials", 402: "Payment required",
+           403: "Forbidden", 404: "Not found", 405: "Method not allowed", 409: "Conflict",
+           413: "Request body too large", 415: "Unsupported media type", 422: "Invalid request",
+           429: "Too many requests", 500: "Internal error", 502: "Bad gateway", 503: "Temporarily unavailable"}
+_SLUGS = {400: "malformed_request", 502: "bad_gateway", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
           405: "method_not_allowed", 409: "conflict", 413: "payload_too_large", 415: "unsupported_media_type",
           422: "validation_error", 429: "throttled", 500: "internal_error", 503: "service_unavailable"}
 
@@ -59,19 +60,19 @@ def _field_errors(exc: ValidationError, prefix: str = "") -> list[domain.FieldEr
     return out
 
 
-def _parse_body(model: type[BaseModel], raw: bytes) -> BaseModel:
+def parse_body(model: type[BaseModel], raw: bytes) -> BaseModel:
     if not raw.strip():
         raw = b"{}"
     try:
         return model.model_validate_json(raw, strict=True)
     except ValidationError as exc:
         if any(e["type"] == "json_invalid" for e in exc.errors()):
-            raise _Malformed("the body is not valid JSON") from None
+            raise BadRequest("the body is not valid JSON") from None
         raise domain.Invalid("the request body is not valid", _field_errors(exc)) from None
 
 
-class _Malformed(Exception):
-    pass
+class BadRequest(Exception):
+    """A 400: the request cannot be read at all (malformed JSON, a bad signature on a Stripe event)."""
 
 
 # --- routes ------------------------------------------------------------------------------------------
@@ -87,6 +88,7 @@ class RouteSpec:
     body: type[BaseModel] | None = None
     query: type[BaseModel] | None = None
     response: type[BaseModel] | None = None
+    raw_body: bool = False  # the handler verifies and parses the body itself (signed webhooks)
     scope: str | None = None  # merchant scope required
     order_auth: bool = False  # order token or merchant key
     headers: dict[str, dict] = field(default_factory=dict)  # required request headers -> schema
@@ -107,6 +109,7 @@ class Request:
     merchant: Any = None
     bearer: str | None = None
     lambda_context: Any = None
+    raw_body: bytes = b""
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower()) if self.headers else None
@@ -127,11 +130,12 @@ class Router:
 
     def route(self, method: str, path: str, *, summary: str, status: int = 200, body=None, query=None,
               response=None, scope: str | None = None, order_auth: bool = False, headers=None,
-              errors: tuple[int, ...] = (), path_patterns: dict[str, str] | None = None):
+              errors: tuple[int, ...] = (), path_patterns: dict[str, str] | None = None, raw_body: bool = False):
         def decorate(fn: Callable) -> Callable:
             spec = RouteSpec(method=method, path=path, summary=summary, tag=self.tag, handler=fn, status=status,
                              body=body, query=query, response=response, scope=scope, order_auth=order_auth,
-                             headers=headers or {}, errors=errors, path_patterns=path_patterns or {})
+                             headers=headers or {}, errors=errors, path_patterns=path_patterns or {},
+                             raw_body=raw_body)
             ROUTES.append(spec)
             blueprint = self.blueprint
 
@@ -151,7 +155,8 @@ def _dispatch(spec: RouteSpec, request, lambda_context, path_params: dict) -> Re
         for name, pattern in spec.path_patterns.items():
             if not re.fullmatch(pattern, path_params.get(name) or ""):
                 raise domain.NotFound(f"no such {name.removesuffix('_id')}")
-        req = Request(headers=request.headers, bearer=bearer_token(request.headers), lambda_context=lambda_context)
+        req = Request(headers=request.headers, bearer=bearer_token(request.headers), lambda_context=lambda_context,
+                      raw_body=request.raw_body or b"")
         if spec.scope:
             from .. import wiring
             from ..services.auth import authenticate_merchant
@@ -174,13 +179,18 @@ def _dispatch(spec: RouteSpec, request, lambda_context, path_params: dict) -> Re
                 raise domain.Invalid(f"the {name} header is required",
                                      [domain.FieldError(name, f"a {name} header of 1..{schema.get('maxLength', 255)} "
                                                               "characters is required")])
-        if spec.body is not None:
-            req.body = _parse_body(spec.body, request.raw_body or b"")
+        if spec.body is not None and not spec.raw_body:
+            req.body = parse_body(spec.body, request.raw_body or b"")
         result = spec.handler(req, **path_params)
     except domain.DomainError as exc:
         return problem_from(exc)
-    except _Malformed as exc:
+    except BadRequest as exc:
         return problem(400, str(exc))
+    except PaymentGatewayError as exc:
+        logger.warning("payment provider failed", extra={"route": f"{spec.method} {spec.path}", "error": str(exc)})
+        return problem(503 if exc.retryable else 502, f"the payment provider failed: {exc}",
+                       slug="payment_provider_error", title="Payment provider error",
+                       headers={"Retry-After": "5"} if exc.retryable else None)
     except Exception:
         logger.exception("unhandled error", extra={"route": f"{spec.method} {spec.path}"})
         return problem(500, "an unexpected error occurred; it has been logged")

@@ -51,6 +51,8 @@ def document() -> dict:
         codes = set(r.errors)
         if r.body is not None:
             codes |= {400, 413, 422}
+        if r.raw_body:
+            codes.discard(422)
         if r.query is not None or r.headers:
             codes.add(422)
         if r.scope or r.order_auth:

@@ -51,7 +51,8 @@ def order(o: Order) -> s.Order:
         fulfillment=None if o.fulfillment is None else s.Fulfillment(
             carrier=o.fulfillment.carrier, tracking_number=o.fulfillment.tracking_number,
             shipped_at=rfc3339(o.fulfillment.shipped_at)),
-        refunded=money(o.refunded or Money.zero(o.currency)), created_at=rfc3339(o.created_at),
+        refunded=money(o.refunded or Money.zero(o.currency)), refunds=[refund(r) for r in o.refunds],
+        created_at=rfc3339(o.created_at),
         updated_at=rfc3339(o.updated_at),
         history=[s.HistoryEntry(status=h.status, at=rfc3339(h.at)) for h in o.history])
 
@@ -61,3 +62,19 @@ def checkout(result: CheckoutResult) -> s.Checkout:
                       payment=s.CheckoutPayment(provider=result.payment.provider,
                                                 payment_intent_id=result.payment.payment_intent_id,
                                                 client_secret=result.payment.client_secret))
+
+
+def refund(r) -> s.RefundOut:
+    return s.RefundOut(id=r.id, amount=money(r.amount), status=r.status, reason=r.reason,
+                       created_at=rfc3339(r.created_at))
+
+
+def endpoint(e, *, with_secret: bool = False):
+    fields = dict(id=e.id, url=e.url, events=list(e.events), created_at=e.created_at)
+    return s.WebhookEndpointCreated(**fields, secret=e.secret) if with_secret else s.WebhookEndpointOut(**fields)
+
+
+def delivery(d) -> s.DeliveryOut:
+    return s.DeliveryOut(id=d.id, endpoint_id=d.endpoint_id, event_id=d.event_id, event_type=d.event_type,
+                         status=d.status, attempts=d.attempts, last_status_code=d.last_status_code,
+                         last_error=d.last_error, created_at=d.created_at, updated_at=d.updated_at)

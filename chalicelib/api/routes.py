@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from aws_lambda_powertools.metrics import MetricUnit
-from chalice import Response
 
 from .. import config, wiring
 from ..domain.catalog import Variant
@@ -11,10 +10,10 @@ from ..domain.errors import OutOfStock
 from ..domain.money import Money
 from ..domain.orders import Address
 from ..observability import metrics
-from ..services import carts, catalog, checkout, orders
+from ..services import carts, catalog, checkout, lifecycle, orders
 from . import presenters as present
 from . import schemas as s
-from .http import Request, Router
+from .http import BadRequest, Request, Router, parse_body
 
 ID = r"^{prefix}_[a-z2-7]{{26}}$"
 PRODUCT_ID = {"product_id": ID.format(prefix="prod")}
@@ -22,12 +21,16 @@ CART_ID = {"cart_id": ID.format(prefix="cart")}
 ORDER_ID = {"order_id": ID.format(prefix="ord")}
 SKU = {"sku": s.SKU_PATTERN}
 
+WEBHOOK_ENDPOINT_ID = {"endpoint_id": ID.format(prefix="we")}
+DELIVERY_ID = {"delivery_id": r"^we_[a-z2-7]{26}\.evt_[a-z2-7]{26}$"}
+
 meta = Router("meta", "meta")
 public = Router("catalog", "catalog")
 admin = Router("admin", "merchant")
 cart_routes = Router("carts", "carts")
 order_routes = Router("orders", "orders")
-ROUTERS = [meta, public, admin, cart_routes, order_routes]
+hooks = Router("webhooks", "webhooks")
+ROUTERS = [meta, public, admin, cart_routes, order_routes, hooks]
 
 
 def ctx():
@@ -165,6 +168,7 @@ def checkout_cart(req: Request, cart_id: str):
                          shipping_address=Address(name=a.name, line1=a.line1, line2=a.line2, city=a.city,
                                                   postal_code=a.postal_code, country=a.country, region=a.region))
         result = checkout.place_order(cmd, ctx())
+        lifecycle.after_checkout(result.order, ctx(), config.low_stock_threshold())
         metrics.add_metric(name="OrdersPlaced", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name="OrderRevenueMinorUnits", unit=MetricUnit.Count, value=result.order.total.amount)
         return present.checkout(result).model_dump(mode="json")
@@ -203,4 +207,119 @@ def list_orders(req: Request):
     return s.OrderPage(items=[present.order(o) for o in page.items], next_cursor=page.next_cursor)
 
 
-__all__ = ["ROUTERS", "Response"]
+
+@admin.route("POST", "/admin/orders/{order_id}/cancel", summary="Cancel an order that has not shipped",
+             body=s.CancelIn, response=s.Order, scope="orders:write", errors=(409, 502, 503),
+             path_patterns=ORDER_ID)
+def cancel_order(req: Request, order_id: str):
+    reason = req.body.reason or "canceled by merchant"
+    return present.order(lifecycle.cancel(order_id, ctx(), reason=reason))
+
+
+@admin.route("POST", "/admin/orders/{order_id}/refunds", summary="Refund part or all of what was paid",
+             status=201, body=s.RefundIn, response=s.RefundResult, scope="orders:write", errors=(409, 502, 503),
+             path_patterns=ORDER_ID)
+def refund_order(req: Request, order_id: str):
+    amount = None
+    if req.body.amount is not None:
+        amount = Money(req.body.amount.amount, req.body.amount.currency)
+        if amount.currency != config.currency():
+            from ..domain.errors import FieldError, Invalid
+
+            raise Invalid("wrong currency", [FieldError("amount.currency", f"the store sells in {config.currency()}")])
+    order, refund = lifecycle.refund(order_id, amount, req.body.reason, ctx())
+    return s.RefundResult(refund=present.refund(refund), order=present.order(order))
+
+
+# --- webhooks in -------------------------------------------------------------------------------------
+
+@hooks.route("POST", "/webhooks/stripe", summary="Stripe events (signed with Stripe-Signature)",
+             body=s.StripeEventIn, raw_body=True, response=s.Received)
+def stripe_webhook(req: Request):
+    from ..adapters.idempotency import run_once
+    from ..adapters.stripe_gateway import BadStripeSignature, verify_event
+    from ..services import inbound
+
+    try:
+        event = verify_event(req.raw_body, req.header("Stripe-Signature"), config.stripe_webhook_secret())
+    except BadStripeSignature as exc:
+        raise BadRequest(f"invalid Stripe signature: {exc}") from None
+
+    def apply(payload: dict) -> dict:
+        return {"outcome": inbound.stripe_event(payload["event"], ctx())}
+
+    apply.__name__ = "stripe_event"
+    # Stripe delivers at least once: the same event id is applied once (a copy in flight gets a 409 and
+    # Stripe retries it later).
+    run_once(apply, payload={"id": event["id"], "event": event}, key_fields="id", lambda_context=req.lambda_context)
+    return s.Received(received=True)
+
+
+@hooks.route("POST", "/webhooks/merchant", summary="Events from merchant systems (signed with Shelf-Signature)",
+             status=202, body=s.MerchantEventIn, raw_body=True, response=s.Received, errors=(401, 422))
+def merchant_webhook(req: Request):
+    import time
+
+    from ..adapters import aws
+    from ..domain import webhooks as signatures
+    from ..domain.errors import Unauthenticated
+
+    try:
+        signatures.verify(config.shelf_webhook_secret(), req.raw_body, req.header("Shelf-Signature"),
+                          int(time.time()), config.webhook_tolerance_seconds())
+    except signatures.BadSignature as exc:
+        raise Unauthenticated(f"invalid Shelf-Signature: {exc}") from None
+    event = parse_body(s.MerchantEventIn, req.raw_body)
+    aws.send("merchant_events", event.model_dump(mode="json"))
+    return s.Received(received=True)
+
+
+# --- webhooks out ------------------------------------------------------------------------------------
+
+@admin.route("POST", "/admin/webhook-endpoints", summary="Register a webhook endpoint", status=201,
+             body=s.WebhookEndpointIn, response=s.WebhookEndpointCreated, scope="webhooks:write")
+def create_webhook_endpoint(req: Request):
+    from ..services import webhooks
+
+    endpoint = webhooks.register_endpoint(req.body.url, list(req.body.events), ctx(),
+                                          allow_local=config.allow_local_webhooks())
+    return present.endpoint(endpoint, with_secret=True)
+
+
+@admin.route("GET", "/admin/webhook-endpoints", summary="List webhook endpoints", response=s.WebhookEndpointPage,
+             scope="webhooks:write")
+def list_webhook_endpoints(req: Request):
+    return s.WebhookEndpointPage(items=[present.endpoint(e) for e in ctx().webhooks.endpoints()], next_cursor=None)
+
+
+@admin.route("GET", "/admin/webhook-endpoints/{endpoint_id}", summary="One webhook endpoint",
+             response=s.WebhookEndpointOut, scope="webhooks:write", path_patterns=WEBHOOK_ENDPOINT_ID)
+def get_webhook_endpoint(req: Request, endpoint_id: str):
+    from ..services import webhooks
+
+    return present.endpoint(webhooks.get_endpoint(endpoint_id, ctx()))
+
+
+@admin.route("DELETE", "/admin/webhook-endpoints/{endpoint_id}", summary="Delete a webhook endpoint", status=204,
+             scope="webhooks:write", path_patterns=WEBHOOK_ENDPOINT_ID)
+def delete_webhook_endpoint(req: Request, endpoint_id: str):
+    from ..services import webhooks
+
+    webhooks.remove_endpoint(endpoint_id, ctx())
+
+
+@admin.route("GET", "/admin/webhook-deliveries", summary="The delivery log, newest first", query=s.DeliveryQuery,
+             response=s.DeliveryPage, scope="webhooks:write")
+def list_webhook_deliveries(req: Request):
+    from ..services import webhooks
+
+    page = webhooks.list_deliveries(ctx(), status=req.query.status, limit=req.query.limit, cursor=req.query.cursor)
+    return s.DeliveryPage(items=[present.delivery(d) for d in page.items], next_cursor=page.next_cursor)
+
+
+@admin.route("POST", "/admin/webhook-deliveries/{delivery_id}/redrive", summary="Deliver a failed webhook again",
+             status=202, response=s.DeliveryOut, scope="webhooks:write", errors=(409,), path_patterns=DELIVERY_ID)
+def redrive_webhook_delivery(req: Request, delivery_id: str):
+    from ..services import webhooks
+
+    return present.delivery(webhooks.redrive(delivery_id, ctx()))

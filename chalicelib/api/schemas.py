@@ -227,6 +227,14 @@ class HistoryEntry(Output):
     at: Timestamp
 
 
+class RefundOut(Output):
+    id: str
+    amount: Money
+    status: Literal["pending", "succeeded", "failed"]
+    reason: str
+    created_at: Timestamp
+
+
 class Order(Output):
     id: str
     status: OrderStatus
@@ -238,6 +246,7 @@ class Order(Output):
     payment: OrderPayment
     fulfillment: Fulfillment | None
     refunded: Money
+    refunds: list[RefundOut] = Field(default_factory=list)
     created_at: Timestamp
     updated_at: Timestamp
     history: list[HistoryEntry]
@@ -252,6 +261,91 @@ class Checkout(Output):
     order: Order
     access_token: str = Field(description="Bearer token that lets the shopper read this order")
     payment: CheckoutPayment
+
+
+class CancelIn(Input):
+    reason: Annotated[str, StringConstraints(max_length=500)] = ""
+
+
+class RefundIn(Input):
+    amount: MoneyIn | None = Field(default=None, description="omit for a full refund of what remains")
+    reason: Annotated[str, StringConstraints(max_length=500)] = ""
+
+
+class RefundResult(Output):
+    refund: RefundOut
+    order: Order
+
+
+# --- webhooks ----------------------------------------------------------------------------------------
+
+class Received(Output):
+    received: Literal[True]
+
+
+class StripeEventIn(BaseModel):
+    """A Stripe event, as Stripe sends it (documented loosely: Stripe owns its shape)."""
+
+    model_config = ConfigDict(extra="allow")
+    id: str
+    type: str
+    data: dict
+
+
+class MerchantEventIn(Input):
+    id: Annotated[str, StringConstraints(pattern=r"^evt_[A-Za-z0-9_-]{1,100}$")]
+    type: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    data: dict[str, object] = Field(default_factory=dict)
+
+
+EventType = Literal["order.created", "order.paid", "order.shipped", "order.canceled", "order.refunded",
+                    "inventory.low"]
+
+
+class WebhookEndpointIn(Input):
+    url: Annotated[str, StringConstraints(min_length=8, max_length=2048)]
+    events: Annotated[list[EventType], Field(min_length=1, max_length=6)]
+
+
+class WebhookEndpointOut(Output):
+    id: str
+    url: str
+    events: list[str]
+    created_at: Timestamp
+
+
+class WebhookEndpointCreated(WebhookEndpointOut):
+    secret: str = Field(description="signs every delivery (Shelf-Signature); shown only now")
+
+
+class WebhookEndpointPage(Output):
+    items: list[WebhookEndpointOut]
+    next_cursor: str | None
+
+
+class DeliveryOut(Output):
+    id: str
+    endpoint_id: str
+    event_id: str
+    event_type: str
+    status: Literal["pending", "delivered", "failed", "canceled"]
+    attempts: int
+    last_status_code: int | None
+    last_error: str
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class DeliveryPage(Output):
+    items: list[DeliveryOut]
+    next_cursor: str | None
+
+
+class DeliveryQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    status: Literal["pending", "delivered", "failed", "canceled"] | None = None
+    limit: Annotated[int, Field(ge=1, le=100)] = 20
+    cursor: Annotated[str, StringConstraints(min_length=1, max_length=2048)] | None = None
 
 
 # --- query strings -----------------------------------------------------------------------------------

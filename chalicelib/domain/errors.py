@@ -56,6 +56,13 @@ class InvalidTransition(Conflict):
     title = "Order cannot move to that status"
 
 
+class OrderClosed(Conflict):
+    """The order left the state a workflow step waits on (canceled, refunded): the step ends quietly."""
+
+    slug = "order_closed"
+    title = "The order is closed"
+
+
 class CartNotOpen(Conflict):
     slug = "cart_not_open"
     title = "Cart is already checked out"

@@ -72,6 +72,30 @@ class OrderStatusChanged:
 
 
 @dataclass(frozen=True)
+class StockMove:
+    """What an order change does to one SKU's stock: `release` a reservation, `commit` it when the goods
+    are paid for (they leave on hand), or `restock` committed goods that will not ship after all."""
+
+    sku: str
+    kind: str  # reserve | release | commit | restock
+    quantity: int
+
+
+@dataclass(frozen=True)
+class Refund:
+    id: str
+    amount: Money
+    status: str  # pending | succeeded | failed
+    reason: str
+    created_at: datetime
+    provider_refund_id: str = ""
+
+
+# Payment statuses Shelf records from the provider. "authorized" and "succeeded" both mean the order is paid.
+PAYMENT_SETTLED = frozenset({"succeeded", "requires_capture"})
+
+
+@dataclass(frozen=True)
 class Order:
     id: str
     status: str
@@ -87,6 +111,11 @@ class Order:
     cart_id: str = ""
     fulfillment: Fulfillment | None = None
     refunded: Money | None = None
+    refunds: tuple[Refund, ...] = ()
+    payment_token: str = ""
+    shipment_token: str = ""
+    pending_fulfillment: Fulfillment | None = None
+    version: int = 0
     events: list = field(default_factory=list, compare=False, repr=False)
 
     @classmethod
@@ -106,6 +135,63 @@ class Order:
     @property
     def total(self) -> Money:
         return self.subtotal
+
+    @property
+    def refundable(self) -> Money:
+        return self.total - (self.refunded or Money.zero(self.currency))
+
+    @property
+    def is_closed(self) -> bool:
+        return self.status in (CANCELED, REFUNDED)
+
+    def with_payment_status(self, status: str, at: datetime) -> Order:
+        return replace(self, payment=replace(self.payment, status=status), updated_at=at)
+
+    def pay(self, at: datetime) -> tuple[Order, list[StockMove]]:
+        """Payment arrived: the order is paid and its reserved stock is committed, in one write."""
+        paid = self.transition(PAID, at)
+        return paid, [StockMove(line.sku, "commit", line.quantity) for line in self.lines]
+
+    def cancel(self, at: datetime) -> tuple[Order, list[StockMove]]:
+        """Before payment the reservation is released; after, the committed goods go back on the shelf."""
+        kind = {PENDING_PAYMENT: "release", PAID: "restock"}.get(self.status)
+        canceled = self.transition(CANCELED, at)
+        return canceled, [StockMove(line.sku, kind, line.quantity) for line in self.lines]
+
+    def ship(self, fulfillment: Fulfillment, at: datetime) -> Order:
+        shipped = self.transition(SHIPPED, at)
+        return replace(shipped, fulfillment=fulfillment, pending_fulfillment=None)
+
+    def start_refund(self, refund: Refund, at: datetime) -> Order:
+        """Books a pending refund against what was paid, before the provider is asked, so that concurrent
+        refunds can never add up to more than the payment."""
+        from .errors import FieldError, Invalid
+
+        if self.status not in (PAID, SHIPPED):
+            raise InvalidTransition(f"order {self.id} is {self.status}; only paid or shipped orders are refunded")
+        if refund.amount.amount <= 0 or refund.amount > self.refundable:
+            raise Invalid("refund amount out of range", [FieldError(
+                "amount", f"must be between 1 and {self.refundable.amount} (what remains of the payment)")])
+        refunded = (self.refunded or Money.zero(self.currency)) + refund.amount
+        return replace(self, refunded=refunded, refunds=self.refunds + (refund,), updated_at=at)
+
+    def settle_refund(self, refund_id: str, provider_refund_id: str, at: datetime) -> tuple[Order, list[StockMove]]:
+        """The provider refunded. Once everything paid is refunded the order is `refunded`; goods that
+        never shipped go back on the shelf."""
+        refunds = tuple(replace(r, status="succeeded", provider_refund_id=provider_refund_id) if r.id == refund_id
+                        else r for r in self.refunds)
+        settled = replace(self, refunds=refunds, updated_at=at)
+        done = all(r.status != "pending" for r in refunds) and settled.refundable.amount == 0
+        if not done or self.status not in (PAID, SHIPPED):
+            return settled, []
+        moves = [StockMove(line.sku, "restock", line.quantity) for line in self.lines] if self.status == PAID else []
+        return settled.transition(REFUNDED, at), moves
+
+    def fail_refund(self, refund_id: str, at: datetime) -> Order:
+        refund = next(r for r in self.refunds if r.id == refund_id)
+        refunds = tuple(replace(r, status="failed") if r.id == refund_id else r for r in self.refunds)
+        return replace(self, refunds=refunds, refunded=(self.refunded or Money.zero(self.currency)) - refund.amount,
+                       updated_at=at)
 
     def transition(self, target: str, at: datetime) -> Order:
         if not can_transition(self.status, target):

@@ -3,7 +3,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..domain.ids import Clock
-from .ports import ApiKeys, Carts, Catalog, Inventory, Orders, PaymentGateway
+from .ports import (
+    ApiKeys,
+    Carts,
+    Catalog,
+    InboundEvents,
+    Inventory,
+    Notifier,
+    Orders,
+    PaymentGateway,
+    Webhooks,
+    WebhookSender,
+    Workflow,
+)
 
 
 @dataclass(frozen=True)
@@ -18,3 +30,8 @@ class Context:
     payments: PaymentGateway
     clock: Clock
     currency: str
+    workflow: Workflow | None = None
+    notifier: Notifier | None = None
+    inbound: InboundEvents | None = None
+    webhooks: Webhooks | None = None
+    sender: WebhookSender | None = None

@@ -9,7 +9,7 @@ from ..domain.cart import Cart
 from ..domain.catalog import Product, SkuInfo
 from ..domain.inventory import StockLevel
 from ..domain.money import Money
-from ..domain.orders import Order, Payment
+from ..domain.orders import Order, Payment, StockMove
 
 T = TypeVar("T")
 
@@ -95,6 +95,11 @@ class Orders(ABC):
         stock. All or nothing: raises OutOfStock naming the short SKUs, CartNotOpen, or StaleWrite."""
 
     @abstractmethod
+    def save(self, order: Order, moves: list[StockMove] = ()) -> Order:
+        """Write `order` over the version it was read at, with its stock moves, in one transaction.
+        Raises StaleWrite if the order changed since it was read; returns the order as stored."""
+
+    @abstractmethod
     def get(self, order_id: str) -> Order | None: ...
 
     @abstractmethod
@@ -125,15 +130,42 @@ class PaymentRequest:
     idempotency_key: str
 
 
+class PaymentGatewayError(Exception):
+    """The provider failed. `retryable`: the same call (same idempotency key) may succeed later."""
+
+    def __init__(self, message: str, *, retryable: bool, code: str = ""):
+        super().__init__(message)
+        self.retryable = retryable
+        self.code = code
+
+
+class PaymentDeclined(PaymentGatewayError):
+    def __init__(self, message: str, code: str = "card_declined"):
+        super().__init__(message, retryable=False, code=code)
+
+
 class PaymentGateway(ABC):
+    """A payment provider. Every mutating call carries an idempotency key derived from the order and
+    the step, so a retried step never charges, captures or refunds twice."""
+
     name: str
 
     @abstractmethod
     def create_intent(self, request: PaymentRequest) -> Payment:
-        """Create (or, for the same idempotency key, return again) a payment intent for the order."""
+        """Create (or, for the same idempotency key, return again) a payment intent for the order,
+        with `metadata.order_id` set."""
 
     @abstractmethod
-    def cancel_intent(self, payment_intent_id: str, idempotency_key: str) -> None: ...
+    def cancel_intent(self, payment_intent_id: str, idempotency_key: str) -> None:
+        """Cancel an intent that has not been captured. Canceling a canceled intent is not an error."""
+
+    @abstractmethod
+    def capture(self, payment_intent_id: str, idempotency_key: str) -> None:
+        """Capture an intent that was authorized only (status requires_capture)."""
+
+    @abstractmethod
+    def refund(self, payment_intent_id: str, amount: Money, idempotency_key: str) -> str:
+        """Refund part or all of a captured payment. Returns the provider's refund id."""
 
 
 class StaleWrite(Exception):
@@ -142,3 +174,123 @@ class StaleWrite(Exception):
 
 class OrderAlreadyPlaced(Exception):
     """The order for this cart and key exists (a concurrent or earlier attempt placed it)."""
+
+
+class Workflow(ABC):
+    """The order workflow engine (Step Functions)."""
+
+    @abstractmethod
+    def request_start(self, order_id: str) -> None:
+        """Ask for the order's workflow to be started (through a queue, so a burst never drops one)."""
+
+    @abstractmethod
+    def start(self, order_id: str, payload: dict) -> None:
+        """Start the order's execution, named after the order: starting it twice starts one."""
+
+    @abstractmethod
+    def succeed(self, task_token: str, output: dict) -> bool:
+        """Resume a waiting step. False if the step no longer waits (it timed out or already resumed)."""
+
+    @abstractmethod
+    def fail(self, task_token: str, error: str, cause: str) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Event:
+    """A fact sent to merchants' webhook endpoints."""
+
+    id: str
+    type: str
+    created_at: str
+    data: dict
+
+
+class Notifier(ABC):
+    @abstractmethod
+    def publish(self, event: Event) -> None:
+        """Queue the event for every endpoint subscribed to its type. Publishing the same event id twice
+        queues it once per endpoint."""
+
+
+@dataclass(frozen=True)
+class InboundEvent:
+    source: str  # stripe | merchant
+    id: str
+    type: str
+    outcome: str  # processed | ignored | rejected
+    detail: str = ""
+
+
+class InboundEvents(ABC):
+    """A record of every webhook event received and what was done with it."""
+
+    @abstractmethod
+    def record(self, event: InboundEvent) -> None: ...
+
+    @abstractmethod
+    def get(self, source: str, event_id: str) -> InboundEvent | None: ...
+
+
+@dataclass(frozen=True)
+class WebhookEndpoint:
+    id: str
+    url: str
+    events: tuple[str, ...]
+    secret: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class Delivery:
+    id: str
+    endpoint_id: str
+    event_id: str
+    event_type: str
+    payload: str  # the exact JSON body sent, so a redelivery is byte-identical
+    status: str  # pending | delivered | failed | canceled
+    attempts: int
+    created_at: str
+    updated_at: str
+    last_status_code: int | None = None
+    last_error: str = ""
+    version: int = 0
+
+
+class Webhooks(ABC):
+    @abstractmethod
+    def add_endpoint(self, endpoint: WebhookEndpoint) -> None: ...
+
+    @abstractmethod
+    def endpoints(self) -> list[WebhookEndpoint]: ...
+
+    @abstractmethod
+    def endpoint(self, endpoint_id: str) -> WebhookEndpoint | None: ...
+
+    @abstractmethod
+    def remove_endpoint(self, endpoint_id: str) -> bool: ...
+
+    @abstractmethod
+    def add_delivery(self, delivery: Delivery) -> bool:
+        """False if a delivery with that id exists already."""
+
+    @abstractmethod
+    def delivery(self, delivery_id: str) -> Delivery | None: ...
+
+    @abstractmethod
+    def save_delivery(self, delivery: Delivery) -> Delivery:
+        """Optimistic write over the version read; raises StaleWrite."""
+
+    @abstractmethod
+    def deliveries(self, *, status: str | None, limit: int, cursor: str | None) -> Page[Delivery]: ...
+
+    @abstractmethod
+    def enqueue(self, delivery_id: str, delay_seconds: int = 0) -> None: ...
+
+
+class WebhookSender(ABC):
+    @abstractmethod
+    def post(self, url: str, body: bytes, headers: dict[str, str], timeout: float) -> int:
+        """POST and return the status code; raise OSError-like errors for network failures."""
+
+    @abstractmethod
+    def resolve(self, host: str) -> list[str]: ...

@@ -82,15 +82,48 @@ def test_every_table_in_the_outputs_stands_up_as_declared(moto):
         assert pitr["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == expected, logical_id
 
 
-def test_queue_outputs_are_queues_with_a_dead_letter_queue(moto):
+def test_queues_stand_up_with_the_dead_letter_queues_declared(moto):
     stack = infra.stand_up("test")
     sqs = _client("sqs")
+    resources = infra.load_template(TEMPLATE)["Resources"]
 
-    queue_urls = {k: v for k, v in stack.outputs.items() if k.endswith("QueueUrl")}
-    assert queue_urls
-    for key, url in queue_urls.items():
+    def arn(logical_id: str) -> str:
+        url = stack.physical_ids[logical_id]
+        return sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+    for key, url in stack.outputs.items():
+        if key.endswith("QueueUrl"):
+            assert sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"], key
+    redriven = {lid: r["Properties"]["RedrivePolicy"] for lid, r in resources.items()
+                if r["Type"] == "AWS::SQS::Queue" and "RedrivePolicy" in r["Properties"]}
+    assert redriven
+    for logical_id, declared in redriven.items():
+        url = stack.physical_ids[logical_id]
         attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["RedrivePolicy"])["Attributes"]
-        assert json.loads(attributes["RedrivePolicy"])["deadLetterTargetArn"].endswith("-dlq"), key
+        policy = json.loads(attributes["RedrivePolicy"])
+        assert policy["deadLetterTargetArn"] == arn(declared["deadLetterTargetArn"]["Fn::GetAtt"][0]), logical_id
+        assert str(policy["maxReceiveCount"]) == str(_resolve(declared["maxReceiveCount"])), logical_id
+
+
+def _resolve(value):
+    """A literal, or a Ref to a parameter's default."""
+    if isinstance(value, dict) and "Ref" in value:
+        return infra.load_template(TEMPLATE)["Parameters"][value["Ref"]]["Default"]
+    return value
+
+
+def test_the_templates_state_machines_stand_up_with_their_substitutions_applied(moto):
+    stack = infra.stand_up("test")
+    sfn = _client("stepfunctions")
+    machines = {lid: r["Properties"] for lid, r in infra.load_template(TEMPLATE)["Resources"].items()
+                if r["Type"] == "AWS::StepFunctions::StateMachine"}
+
+    for logical_id, props in machines.items():
+        # Described by the backend that executes, from a definition moto's ASL parser accepted.
+        definition = sfn.describe_state_machine(stateMachineArn=stack.physical_ids[logical_id])["definition"]
+        json.loads(definition)
+        for name in props.get("DefinitionSubstitutions", {}):
+            assert "${" + name + "}" not in definition, (logical_id, name)
 
 
 def test_outputs_map_to_environment_variable_names():

@@ -1,0 +1,138 @@
+"""Webhook endpoints, deliveries and inbound events on DynamoDB; outbound HTTP with `requests`."""
+from __future__ import annotations
+
+import socket
+from datetime import timedelta
+
+from pynamodb.exceptions import DeleteError, DoesNotExist, PutError
+
+from ..domain.ids import utc_now
+from ..services import ports
+from ..services.ports import Delivery, Page, StaleWrite, WebhookEndpoint
+from . import aws
+from . import cursor as cursors
+from .dynamodb import _conditional_failure, _version
+from .models import InboundEventModel, WebhookDeliveryModel, WebhookEndpointModel, bind
+
+_KEEP_DELIVERIES = timedelta(days=30)
+_KEEP_INBOUND = timedelta(days=90)
+
+
+def _endpoint_from(m: WebhookEndpointModel) -> WebhookEndpoint:
+    return WebhookEndpoint(id=m.endpoint_id, url=m.url, events=tuple(m.events or ()), secret=m.secret,
+                           created_at=m.created_at)
+
+
+def _delivery_from(m: WebhookDeliveryModel) -> Delivery:
+    return Delivery(id=m.delivery_id, endpoint_id=m.endpoint_id, event_id=m.event_id, event_type=m.event_type,
+                    payload=m.payload, status=m.status, attempts=int(m.attempts or 0), created_at=m.created_at,
+                    updated_at=m.updated_at,
+                    last_status_code=None if m.last_status_code is None else int(m.last_status_code),
+                    last_error=m.last_error or "", version=m.version or 0)
+
+
+def _delivery_model(d: Delivery) -> WebhookDeliveryModel:
+    return WebhookDeliveryModel(
+        d.id, created_key=f"{d.created_at}#{d.id}", endpoint_id=d.endpoint_id, event_id=d.event_id,
+        event_type=d.event_type, payload=d.payload, status=d.status, attempts=d.attempts,
+        last_status_code=d.last_status_code, last_error=d.last_error or None, created_at=d.created_at,
+        updated_at=d.updated_at, expires_at=utc_now() + _KEEP_DELIVERIES, **_version(d.version))
+
+
+class DynamoWebhooks(ports.Webhooks):
+    def add_endpoint(self, endpoint: WebhookEndpoint) -> None:
+        bind()
+        WebhookEndpointModel(endpoint.id, url=endpoint.url, events=list(endpoint.events), secret=endpoint.secret,
+                             created_at=endpoint.created_at).save(WebhookEndpointModel.endpoint_id.does_not_exist())
+
+    def endpoints(self) -> list[WebhookEndpoint]:
+        bind()
+        # A store has a handful of endpoints: a scan is the right tool.
+        return sorted((_endpoint_from(m) for m in WebhookEndpointModel.scan()), key=lambda e: (e.created_at, e.id))
+
+    def endpoint(self, endpoint_id: str) -> WebhookEndpoint | None:
+        bind()
+        try:
+            return _endpoint_from(WebhookEndpointModel.get(endpoint_id))
+        except DoesNotExist:
+            return None
+
+    def remove_endpoint(self, endpoint_id: str) -> bool:
+        bind()
+        try:
+            WebhookEndpointModel(endpoint_id).delete(WebhookEndpointModel.endpoint_id.exists())
+        except DeleteError as exc:
+            if _conditional_failure(exc):
+                return False
+            raise
+        return True
+
+    def add_delivery(self, delivery: Delivery) -> bool:
+        bind()
+        try:
+            _delivery_model(delivery).save(WebhookDeliveryModel.delivery_id.does_not_exist())
+        except PutError as exc:
+            if _conditional_failure(exc):
+                return False
+            raise
+        return True
+
+    def delivery(self, delivery_id: str) -> Delivery | None:
+        bind()
+        try:
+            return _delivery_from(WebhookDeliveryModel.get(delivery_id))
+        except DoesNotExist:
+            return None
+
+    def save_delivery(self, delivery: Delivery) -> Delivery:
+        bind()
+        model = _delivery_model(delivery)
+        try:
+            model.save(WebhookDeliveryModel.delivery_id.exists())
+        except PutError as exc:
+            if _conditional_failure(exc):
+                raise StaleWrite(delivery.id) from exc
+            raise
+        return _delivery_from(model)
+
+    def deliveries(self, *, status: str | None, limit: int, cursor: str | None) -> Page[Delivery]:
+        bind()
+        partition = {"kind": "delivery"}
+        start = cursors.decode(cursor, keys={"delivery_id", "created_key", "kind"}, fixed=partition)
+        condition = (WebhookDeliveryModel.status == status) if status else None
+        result = WebhookDeliveryModel.by_created.query("delivery", scan_index_forward=False, limit=limit,
+                                                       last_evaluated_key=start, filter_condition=condition)
+        items = [_delivery_from(m) for m in result]
+        return Page(items, cursors.encode(result.last_evaluated_key))
+
+    def enqueue(self, delivery_id: str, delay_seconds: int = 0) -> None:
+        aws.send("outbound_webhooks", {"delivery_id": delivery_id}, delay_seconds)
+
+
+class DynamoInboundEvents(ports.InboundEvents):
+    def record(self, event: ports.InboundEvent) -> None:
+        bind()
+        InboundEventModel(f"{event.source}#{event.id}", source=event.source, event_id=event.id, type=event.type,
+                          outcome=event.outcome, detail=event.detail[:1000] or None, received_at=utc_now(),
+                          expires_at=utc_now() + _KEEP_INBOUND).save()
+
+    def get(self, source: str, event_id: str) -> ports.InboundEvent | None:
+        bind()
+        try:
+            m = InboundEventModel.get(f"{source}#{event_id}")
+        except DoesNotExist:
+            return None
+        return ports.InboundEvent(source=m.source, id=m.event_id, type=m.type, outcome=m.outcome,
+                                  detail=m.detail or "")
+
+
+class HttpSender(ports.WebhookSender):
+    def post(self, url: str, body: bytes, headers: dict[str, str], timeout: float) -> int:
+        import requests
+
+        # No redirects: a 3xx could point anywhere, including where check_target would refuse.
+        response = requests.post(url, data=body, headers=headers, timeout=timeout, allow_redirects=False)
+        return response.status_code
+
+    def resolve(self, host: str) -> list[str]:
+        return sorted({info[4][0] for info in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)})

@@ -1,0 +1,97 @@
+"""Webhook events coming in: from Stripe (payments) and from merchant systems (warehouse, ERP, 3PL).
+Every event is recorded with what was done with it; an event that does not fit changes nothing."""
+from __future__ import annotations
+
+from ..domain.commands import SetStock
+from ..domain.errors import DomainError, FieldError, Invalid
+from . import catalog, lifecycle
+from .context import Context
+from .ports import InboundEvent
+
+_INTENT_STATUS = {
+    "payment_intent.succeeded": "succeeded",
+    "payment_intent.amount_capturable_updated": "requires_capture",
+    "payment_intent.canceled": "canceled",
+    "payment_intent.payment_failed": "requires_payment_method",
+}
+
+
+def stripe_event(event: dict, ctx: Context) -> str:
+    """Applies a verified Stripe event. Returns the outcome recorded: processed or ignored."""
+    event_id, event_type = str(event.get("id", "")), str(event.get("type", ""))
+    obj = (event.get("data") or {}).get("object") or {}
+    outcome, detail = _apply_stripe(event_type, obj, ctx)
+    ctx.inbound.record(InboundEvent("stripe", event_id, event_type, outcome, detail))
+    return outcome
+
+
+def _apply_stripe(event_type: str, obj: dict, ctx: Context) -> tuple[str, str]:
+    if event_type not in _INTENT_STATUS and event_type != "charge.refunded":
+        return "ignored", f"{event_type} is not an event Shelf acts on"
+    order_id = str((obj.get("metadata") or {}).get("order_id") or "")
+    intent_id = obj.get("id") if event_type.startswith("payment_intent.") else obj.get("payment_intent")
+    order = ctx.orders.get(order_id) if order_id else None
+    if order is None:
+        return "ignored", f"no order {order_id!r}"
+    if (intent_id != order.payment.payment_intent_id or obj.get("amount") != order.total.amount
+            or str(obj.get("currency", "")).upper() != order.currency):
+        return "ignored", (f"mismatch: intent {intent_id}, {obj.get('amount')} {obj.get('currency')} vs order's "
+                           f"{order.payment.payment_intent_id}, {order.total.amount} {order.currency}")
+    if event_type == "charge.refunded":
+        refunded = obj.get("amount_refunded")
+        if not isinstance(refunded, int) or isinstance(refunded, bool):
+            return "ignored", "no amount_refunded"
+        lifecycle.record_external_refund(order.id, refunded, ctx)
+        return "processed", f"refunded {refunded} in total"
+    status = _INTENT_STATUS[event_type]
+    after = lifecycle.record_payment_status(order.id, status, ctx)
+    if after.payment.status != status:
+        return "ignored", f"order is {after.status} with payment {after.payment.status}: a late event"
+    detail = ""
+    if event_type == "payment_intent.payment_failed":
+        detail = str(((obj.get("last_payment_error") or {}).get("message")) or "payment failed")
+    return "processed", detail
+
+
+def merchant_event(event: dict, ctx: Context, *, threshold: int) -> str:
+    """Applies one merchant event (already verified and queued). A refusal (unknown order, an order that
+    cannot ship, bad data) is recorded as rejected and not retried; an infrastructure failure raises so the
+    queue delivers it again."""
+    event_id, event_type = str(event.get("id")), str(event.get("type"))
+    data = event.get("data") or {}
+    try:
+        outcome, detail = _apply_merchant(event_type, data, ctx, threshold)
+    except DomainError as refusal:
+        outcome, detail = "rejected", f"{refusal.slug}: {refusal.detail}"
+    ctx.inbound.record(InboundEvent("merchant", event_id, event_type, outcome, detail))
+    return outcome
+
+
+def _text(data: dict, name: str, limit: int = 200) -> str:
+    value = data.get(name)
+    if not isinstance(value, str) or not 0 < len(value) <= limit:
+        raise Invalid(f"data.{name} is required", [FieldError(f"data.{name}", f"a string of 1..{limit} characters")])
+    return value
+
+
+def _apply_merchant(event_type: str, data: dict, ctx: Context, threshold: int) -> tuple[str, str]:
+    if event_type == "fulfillment.shipped":
+        order = lifecycle.record_shipment(_text(data, "order_id"), _text(data, "carrier"),
+                                          _text(data, "tracking_number"), ctx)
+        return "processed", f"order {order.id} ships"
+    if event_type == "order.cancel_requested":
+        reason = data.get("reason") if isinstance(data.get("reason"), str) else ""
+        order = lifecycle.cancel(_text(data, "order_id"), ctx, reason=reason[:500] or "requested by merchant")
+        return "processed", f"order {order.id} is {order.status}"
+    if event_type == "inventory.set":
+        on_hand = data.get("on_hand")
+        if isinstance(on_hand, bool) or not isinstance(on_hand, int) or not 0 <= on_hand <= 10**9:
+            raise Invalid("data.on_hand", [FieldError("data.on_hand", "an integer 0..1000000000")])
+        level = catalog.set_stock(SetStock(_text(data, "sku", 64), on_hand), ctx)
+        if level.available <= threshold:
+            lifecycle.publish(ctx, "inventory.low", f"{data['sku']}:set:{on_hand}:{level.reserved}", {
+                "sku": data["sku"], "on_hand": level.on_hand, "reserved": level.reserved,
+                "available": max(level.available, 0), "threshold": threshold})
+        return "processed", f"{data['sku']} on hand {on_hand}"
+    return "ignored", f"{event_type} is not an event Shelf acts on"
+

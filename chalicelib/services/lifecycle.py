@@ -1,0 +1,328 @@
+"""The order lifecycle after checkout: payment, shipment, cancellation and refunds.
+
+Each use case reads the order, lets the domain decide, and writes the result over the version it read
+(retrying when someone else wrote first). Side effects at the payment provider carry idempotency keys
+derived from the order and the step, so any step can be retried. Waiting workflow steps store their task
+token on the order; whichever of "token stored" and "event recorded" comes second resumes the step."""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Callable
+
+from ..domain.errors import Conflict, InvalidTransition, NotFound, OrderClosed
+from ..domain.ids import derived_id, new_id, rfc3339
+from ..domain.money import Money
+from ..domain.orders import (
+    CANCELED,
+    PAID,
+    PAYMENT_SETTLED,
+    PENDING_PAYMENT,
+    REFUNDED,
+    SHIPPED,
+    Fulfillment,
+    Order,
+    Refund,
+    StockMove,
+)
+from .context import Context
+from .ports import Event, PaymentGatewayError, StaleWrite
+
+_RETRIES = 8
+
+
+def _load(order_id: str, ctx: Context) -> Order:
+    order = ctx.orders.get(order_id)
+    if order is None:
+        raise NotFound(f"no order {order_id}")
+    return order
+
+
+def _update(order_id: str, ctx: Context, change: Callable[[Order], tuple[Order, list[StockMove]] | None]) -> Order:
+    """Read, decide, write over the read version; again if someone else wrote in between.
+    `change` returns None when there is nothing to write."""
+    for _ in range(_RETRIES):
+        order = _load(order_id, ctx)
+        decided = change(order)
+        if decided is None:
+            return order
+        updated, moves = decided
+        try:
+            return ctx.orders.save(updated, moves)
+        except StaleWrite:
+            continue
+    raise Conflict(f"order {order_id} is changing too fast; try again")
+
+
+def order_data(order: Order) -> dict:
+    return {"order": {
+        "id": order.id, "status": order.status, "email": order.email,
+        "total": order.total.as_dict(), "refunded": (order.refunded or Money.zero(order.currency)).as_dict(),
+        "lines": [{"sku": ln.sku, "quantity": ln.quantity, "unit_price": ln.unit_price.as_dict()}
+                  for ln in order.lines],
+        "payment": {"provider": order.payment.provider, "payment_intent_id": order.payment.payment_intent_id,
+                    "status": order.payment.status},
+        "fulfillment": None if order.fulfillment is None else {
+            "carrier": order.fulfillment.carrier, "tracking_number": order.fulfillment.tracking_number,
+            "shipped_at": rfc3339(order.fulfillment.shipped_at)},
+        "created_at": rfc3339(order.created_at), "updated_at": rfc3339(order.updated_at)}}
+
+
+def publish(ctx: Context, event_type: str, key: str, data: dict) -> None:
+    """Event ids derive from what happened, so a retried step publishes the same event, not a new one."""
+    if ctx.notifier is not None:
+        ctx.notifier.publish(Event(id=derived_id("evt", event_type, key), type=event_type,
+                                   created_at=rfc3339(ctx.clock()), data=data))
+
+
+def publish_order(ctx: Context, event_type: str, order: Order) -> None:
+    publish(ctx, event_type, order.id, order_data(order))
+
+
+def check_low_stock(ctx: Context, moves: list[StockMove], threshold: int, cause: str) -> None:
+    skus = sorted({m.sku for m in moves if m.kind in ("reserve", "commit")})
+    for sku, level in ctx.inventory.levels(skus).items():
+        if level.available <= threshold:
+            publish(ctx, "inventory.low", f"{sku}:{cause}", {
+                "sku": sku, "on_hand": level.on_hand, "reserved": level.reserved,
+                "available": max(level.available, 0), "threshold": threshold})
+
+
+# --- starting --------------------------------------------------------------------------------------
+
+def after_checkout(order: Order, ctx: Context, threshold: int) -> None:
+    """What follows a placed order: its workflow is asked for, merchants hear of it."""
+    if ctx.workflow is not None:
+        ctx.workflow.request_start(order.id)
+    publish_order(ctx, "order.created", order)
+    check_low_stock(ctx, [StockMove(ln.sku, "reserve", ln.quantity) for ln in order.lines], threshold, order.id)
+
+
+def start_workflow(order_id: str, ctx: Context, *, payment_timeout: int, shipment_timeout: int) -> None:
+    ctx.workflow.start(order_id, {"order_id": order_id, "payment_timeout_seconds": payment_timeout,
+                                  "shipment_timeout_seconds": shipment_timeout})
+
+
+def restart_stalled(ctx: Context, *, older_than_seconds: int, limit: int = 1000) -> int:
+    """Asks again for the workflow of every pending order old enough that its workflow should be waiting
+    for payment by now but has not stored its token. Starting is idempotent, so a false alarm is harmless."""
+    from datetime import timedelta
+
+    cutoff = ctx.clock() - timedelta(seconds=older_than_seconds)
+    requested, cursor = 0, None
+    while requested < limit:
+        page = ctx.orders.list(status=PENDING_PAYMENT, limit=100, cursor=cursor)
+        for order in page.items:
+            if order.created_at <= cutoff and not order.payment_token:
+                ctx.workflow.request_start(order.id)
+                requested += 1
+        cursor = page.next_cursor
+        if not cursor:
+            break
+    return requested
+
+
+# --- payment ---------------------------------------------------------------------------------------
+
+def await_payment(order_id: str, task_token: str, ctx: Context) -> None:
+    def store(order: Order):
+        if order.status != PENDING_PAYMENT:
+            raise OrderClosed(f"order {order_id} is {order.status}")
+        if order.payment_token == task_token:
+            return None
+        return replace(order, payment_token=task_token), []
+
+    order = _update(order_id, ctx, store)
+    _resume_payment(order, ctx)
+
+
+def _resume_payment(order: Order, ctx: Context) -> None:
+    if not order.payment_token or order.status != PENDING_PAYMENT:
+        return
+    if order.payment.status in PAYMENT_SETTLED:
+        ctx.workflow.succeed(order.payment_token, {"payment_status": order.payment.status})
+    elif order.payment.status == "canceled":
+        ctx.workflow.fail(order.payment_token, "PaymentCanceled", "the payment intent was canceled")
+
+
+def record_payment_status(order_id: str, status: str, ctx: Context) -> Order:
+    """The provider says the payment moved (succeeded, authorized, canceled, failed). Only a pending
+    order takes it: a late event never moves an order backwards."""
+    def record(order: Order):
+        if order.status != PENDING_PAYMENT or order.payment.status == status:
+            return None
+        if order.payment.status in PAYMENT_SETTLED and status not in PAYMENT_SETTLED:
+            return None  # e.g. payment_failed arriving after succeeded
+        return order.with_payment_status(status, ctx.clock()), []
+
+    order = _update(order_id, ctx, record)
+    if ctx.workflow is not None:
+        _resume_payment(order, ctx)
+    return order
+
+
+def mark_paid(order_id: str, ctx: Context, threshold: int) -> Order:
+    def pay(order: Order):
+        if order.status == PAID:
+            return None
+        if order.status != PENDING_PAYMENT:
+            raise OrderClosed(f"order {order_id} is {order.status}")
+        if order.payment.status not in PAYMENT_SETTLED:
+            raise InvalidTransition(f"order {order_id} has no settled payment ({order.payment.status})")
+        return order.pay(ctx.clock())
+
+    order = _update(order_id, ctx, pay)
+    publish_order(ctx, "order.paid", order)
+    check_low_stock(ctx, [StockMove(ln.sku, "commit", ln.quantity) for ln in order.lines], threshold, order.id)
+    return order
+
+
+# --- shipment --------------------------------------------------------------------------------------
+
+def await_shipment(order_id: str, task_token: str, ctx: Context) -> None:
+    def store(order: Order):
+        if order.status == SHIPPED:
+            return None
+        if order.status != PAID:
+            raise OrderClosed(f"order {order_id} is {order.status}")
+        if order.shipment_token == task_token:
+            return None
+        return replace(order, shipment_token=task_token), []
+
+    order = _update(order_id, ctx, store)
+    _resume_shipment(order, ctx)
+
+
+def _resume_shipment(order: Order, ctx: Context) -> None:
+    if order.shipment_token and (order.pending_fulfillment is not None or order.status == SHIPPED):
+        ctx.workflow.succeed(order.shipment_token, {"shipped": True})
+
+
+def record_shipment(order_id: str, carrier: str, tracking_number: str, ctx: Context) -> Order:
+    """The merchant shipped. Only a paid order can ship; a repeated notice changes nothing."""
+    def record(order: Order):
+        if order.status == SHIPPED or order.pending_fulfillment is not None:
+            return None
+        if order.status != PAID:
+            raise InvalidTransition(f"order {order_id} is {order.status}; only a paid order ships")
+        pending = Fulfillment(carrier=carrier, tracking_number=tracking_number, shipped_at=ctx.clock())
+        return replace(order, pending_fulfillment=pending, updated_at=ctx.clock()), []
+
+    order = _update(order_id, ctx, record)
+    if ctx.workflow is not None:
+        _resume_shipment(order, ctx)
+    return order
+
+
+def ship(order_id: str, ctx: Context) -> Order:
+    order = _load(order_id, ctx)
+    if order.status == SHIPPED:
+        return order
+    if order.status != PAID or order.pending_fulfillment is None:
+        raise OrderClosed(f"order {order_id} is {order.status}")
+    if order.payment.status == "requires_capture":
+        ctx.payments.capture(order.payment.payment_intent_id, f"{order_id}:capture")
+
+    def mark(current: Order):
+        if current.status == SHIPPED:
+            return None
+        if current.status != PAID:
+            raise OrderClosed(f"order {order_id} is {current.status}")
+        shipped = current.ship(current.pending_fulfillment, ctx.clock())
+        if current.payment.status == "requires_capture":
+            shipped = shipped.with_payment_status("succeeded", ctx.clock())
+        return shipped, []
+
+    order = _update(order_id, ctx, mark)
+    publish_order(ctx, "order.shipped", order)
+    return order
+
+
+# --- cancel ----------------------------------------------------------------------------------------
+
+def cancel(order_id: str, ctx: Context, *, reason: str) -> Order:
+    """Cancel an order that has not shipped: release (or restock) its stock, then cancel (or refund) its
+    payment. Idempotent: canceling a canceled order finishes whatever the payment side left undone."""
+    def decide(order: Order):
+        if order.status == CANCELED:
+            return None
+        if order.status not in (PENDING_PAYMENT, PAID):
+            raise InvalidTransition(f"order {order_id} is {order.status}; only unshipped orders can be canceled")
+        return order.cancel(ctx.clock())
+
+    order = _update(order_id, ctx, decide)
+    order = _settle_canceled_payment(order, ctx)
+    publish_order(ctx, "order.canceled", order)
+    if ctx.workflow is not None:
+        for token in (order.payment_token, order.shipment_token):
+            if token:
+                ctx.workflow.fail(token, "OrderClosed", reason or "canceled")
+    return order
+
+
+def _settle_canceled_payment(order: Order, ctx: Context) -> Order:
+    status = order.payment.status
+    if status in ("canceled", "refunded"):
+        return order
+    if status == "succeeded" and order.refundable.amount > 0:
+        ctx.payments.refund(order.payment.payment_intent_id, order.refundable, f"{order.id}:cancel-refund")
+        settled = "refunded"
+    else:
+        # Not captured (never paid, or authorized only): cancel the intent; no money moved.
+        ctx.payments.cancel_intent(order.payment.payment_intent_id, f"{order.id}:cancel")
+        settled = "canceled"
+    return _update(order.id, ctx, lambda o: None if o.payment.status == settled
+                   else (o.with_payment_status(settled, ctx.clock()), []))
+
+
+def compensate(order_id: str, ctx: Context, *, error: str) -> str:
+    """The workflow's catch-all: whatever failed, leave the order consistent. A shipped or refunded order
+    needs nothing; anything else is canceled, its stock put back and its payment canceled or refunded."""
+    order = _load(order_id, ctx)
+    if order.status in (SHIPPED, REFUNDED):
+        return order.status
+    return cancel(order_id, ctx, reason=f"workflow: {error}").status
+
+
+# --- refunds ---------------------------------------------------------------------------------------
+
+def refund(order_id: str, amount: Money | None, reason: str, ctx: Context) -> tuple[Order, Refund]:
+    refund_id = new_id("re")
+    requested: dict = {}
+
+    def book(order: Order):
+        value = amount if amount is not None else order.refundable
+        requested["amount"] = value
+        return order.start_refund(Refund(id=refund_id, amount=value, status="pending", reason=reason,
+                                         created_at=ctx.clock()), ctx.clock()), []
+
+    order = _update(order_id, ctx, book)
+    try:
+        provider_id = ctx.payments.refund(order.payment.payment_intent_id, requested["amount"],
+                                          f"{order_id}:{refund_id}")
+    except PaymentGatewayError:
+        _update(order_id, ctx, lambda o: (o.fail_refund(refund_id, ctx.clock()), []))
+        raise
+    order = _update(order_id, ctx, lambda o: o.settle_refund(refund_id, provider_id, ctx.clock()))
+    if order.status == REFUNDED:
+        publish_order(ctx, "order.refunded", order)
+        if ctx.workflow is not None and order.shipment_token:
+            ctx.workflow.fail(order.shipment_token, "OrderClosed", "refunded")
+    return order, next(r for r in order.refunds if r.id == refund_id)
+
+
+def record_external_refund(order_id: str, amount_refunded: int, ctx: Context) -> Order:
+    """The provider reports refunds made outside Shelf (its dashboard): book the difference."""
+    order = _load(order_id, ctx)
+    booked = sum(r.amount.amount for r in order.refunds if r.status != "failed")
+    missing = amount_refunded - booked
+    if missing <= 0 or order.status not in (PAID, SHIPPED):
+        return order
+    refund_id = derived_id("re", order_id, str(amount_refunded))
+    order = _update(order_id, ctx, lambda o: None if any(r.id == refund_id for r in o.refunds) else (
+        o.start_refund(Refund(refund_id, Money(missing, o.currency), "pending", "refunded at the provider",
+                              ctx.clock()), ctx.clock()), []))
+    order = _update(order_id, ctx, lambda o: o.settle_refund(refund_id, "", ctx.clock()))
+    if order.status == REFUNDED:
+        publish_order(ctx, "order.refunded", order)
+    return order
+

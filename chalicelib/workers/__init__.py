@@ -1,0 +1,136 @@
+"""Functions that are not HTTP routes: the order workflow's steps (invoked by Step Functions) and the
+queue consumers (SQS event source mappings with ReportBatchItemFailures, declared in infra/events.yaml).
+Each is a few lines: parse, call a use case, shape the answer."""
+from __future__ import annotations
+
+import json
+
+from chalice import Blueprint, Rate
+
+from .. import config, wiring
+from ..observability import logger
+
+workers = Blueprint(__name__)
+
+
+def _ctx():
+    return wiring.context()
+
+
+# --- order workflow steps ----------------------------------------------------------------------------
+
+@workers.lambda_function(name="await_payment")
+def await_payment(event, context):
+    from ..services import lifecycle
+
+    lifecycle.await_payment(event["order_id"], event["task_token"], _ctx())
+    return {"status": "waiting"}
+
+
+@workers.lambda_function(name="mark_paid")
+def mark_paid(event, context):
+    from ..services import lifecycle
+
+    return {"status": lifecycle.mark_paid(event["order_id"], _ctx(), config.low_stock_threshold()).status}
+
+
+@workers.lambda_function(name="await_shipment")
+def await_shipment(event, context):
+    from ..services import lifecycle
+
+    lifecycle.await_shipment(event["order_id"], event["task_token"], _ctx())
+    return {"status": "waiting"}
+
+
+@workers.lambda_function(name="ship")
+def ship(event, context):
+    from ..services import lifecycle
+
+    return {"status": lifecycle.ship(event["order_id"], _ctx()).status}
+
+
+@workers.lambda_function(name="cancel_order")
+def cancel_order(event, context):
+    from ..services import lifecycle
+
+    error = event.get("error") or {}
+    reason = str(error.get("Error") or "error") if isinstance(error, dict) else str(error)
+    logger.info("compensating order", extra={"order_id": event["order_id"], "error": error})
+    return {"status": lifecycle.compensate(event["order_id"], _ctx(), error=reason)}
+
+
+# --- queue consumers ---------------------------------------------------------------------------------
+
+def _batch(event, context, record_handler):
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
+    return process_partial_response(event=event, record_handler=record_handler,
+                                    processor=BatchProcessor(event_type=EventType.SQS), context=context)
+
+
+@workers.lambda_function(name="start_order_workflows")
+def start_order_workflows(event, context):
+    from ..services import lifecycle
+
+    def handle(record):
+        order_id = json.loads(record.body)["order_id"]
+        lifecycle.start_workflow(order_id, _ctx(), payment_timeout=config.payment_timeout_seconds(),
+                                 shipment_timeout=config.shipment_timeout_seconds())
+
+    return _batch(event, context, handle)
+
+
+@workers.lambda_function(name="merchant_events")
+def merchant_events(event, context):
+    from ..adapters.idempotency import run_once
+    from ..services import inbound
+
+    def handle(record):
+        body = json.loads(record.body)
+
+        def apply(payload: dict) -> dict:
+            return {"outcome": inbound.merchant_event(payload["event"], _ctx(),
+                                                      threshold=config.low_stock_threshold())}
+
+        apply.__name__ = "merchant_event"
+        # Duplicates by id are ignored: the first outcome is the answer for every later copy.
+        run_once(apply, payload={"id": body["id"], "event": body}, key_fields="id",
+                 lambda_context=context)
+
+    return _batch(event, context, handle)
+
+
+@workers.lambda_function(name="deliver_webhooks")
+def deliver_webhooks(event, context):
+    import time
+
+    from ..adapters import aws
+    from ..services import webhooks
+
+    def handle(record):
+        receive_count = int(record.attributes.approximate_receive_count or 1)
+        try:
+            webhooks.deliver(json.loads(record.body)["delivery_id"], receive_count, _ctx(), now=int(time.time()),
+                             max_attempts=config.webhook_max_attempts(), allow_local=config.allow_local_webhooks(),
+                             timeout=config.webhook_timeout_seconds())
+        except webhooks.DeliveryFailed:
+            # Exponential backoff: the message stays invisible longer after each failed attempt.
+            delay = webhooks.backoff_seconds(receive_count, config.webhook_backoff_base_seconds())
+            aws.client("sqs").change_message_visibility(QueueUrl=aws.queue_url("outbound_webhooks"),
+                                                        ReceiptHandle=record.receipt_handle, VisibilityTimeout=delay)
+            raise
+
+    return _batch(event, context, handle)
+
+
+# --- safety net --------------------------------------------------------------------------------------
+
+@workers.schedule(Rate(5, unit=Rate.MINUTES), name="reconcile_orders")
+def reconcile_orders(event):
+    """An order whose workflow start was lost (the queue send failed after checkout) is started here:
+    starting a workflow is idempotent, so asking again for every recent pending order is safe."""
+    from ..services import lifecycle
+
+    started = lifecycle.restart_stalled(_ctx(), older_than_seconds=120)
+    logger.info("reconciled pending orders", extra={"requested": started})
+    return {"requested": started}
