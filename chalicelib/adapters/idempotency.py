@@ -19,31 +19,33 @@ class _Context:
         return 30_000
 
 
-@lru_cache(maxsize=8)
-def _persistence(table: str, endpoint: str | None, region: str):
+@lru_cache(maxsize=32)
+def _setup(name: str, key_fields: str, validate: str, table: str, endpoint: str | None, region: str, ttl: int):
+    """One config and one persistence layer per idempotent function, as Powertools expects of a decorator
+    (a persistence layer is configured once, by its first function, and keeps that config)."""
     import boto3
-    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
 
+    settings = IdempotencyConfig(event_key_jmespath=key_fields, payload_validation_jmespath=validate,
+                                 raise_on_no_idempotency_key=True, expires_after_seconds=ttl)
     client = boto3.session.Session().client("dynamodb", region_name=region, endpoint_url=endpoint)
-    return DynamoDBPersistenceLayer(table_name=table, boto3_client=client, static_pk_value="shelf")
+    return settings, DynamoDBPersistenceLayer(table_name=table, boto3_client=client, static_pk_value="shelf")
 
 
 def run_once(fn: Callable[..., dict], *, payload: dict, key_fields: str, validate: str = "",
              lambda_context=None) -> dict:
     """Run `fn(payload=...)` once per key (a JMESPath over the payload); a repeat with the same key
     returns the stored result; with the same key and another `validate` part, IdempotencyKeyReused."""
-    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+    from aws_lambda_powertools.utilities.idempotency import idempotent_function
     from aws_lambda_powertools.utilities.idempotency.exceptions import (
         IdempotencyAlreadyInProgressError,
         IdempotencyPersistenceLayerError,
         IdempotencyValidationError,
     )
 
-    settings = IdempotencyConfig(event_key_jmespath=key_fields, payload_validation_jmespath=validate,
-                                 raise_on_no_idempotency_key=True,
-                                 expires_after_seconds=config.idempotency_ttl_seconds())
+    settings, persistence = _setup(fn.__name__, key_fields, validate, config.table("idempotency"),
+                                   config.endpoint_url(), config.aws_region(), config.idempotency_ttl_seconds())
     settings.register_lambda_context(lambda_context or _Context())
-    persistence = _persistence(config.table("idempotency"), config.endpoint_url(), config.aws_region())
     wrapped = idempotent_function(fn, data_keyword_argument="payload", persistence_store=persistence,
                                   config=settings, key_prefix=fn.__name__)
     try:
@@ -54,4 +56,3 @@ def run_once(fn: Callable[..., dict], *, payload: dict, key_fields: str, validat
         raise IdempotencyInProgress() from None
     except IdempotencyPersistenceLayerError as exc:
         raise Unavailable("could not record the request; retry with the same key") from exc
-
