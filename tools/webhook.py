@@ -5,7 +5,8 @@ local stack (the simulated payment provider has no Stripe to send its events) an
     python -m tools.webhook stripe payment_intent.succeeded ord_...
 
     # the warehouse shipped it
-    python -m tools.webhook merchant fulfillment.shipped '{"order_id": "ord_...", "carrier": "UPS", "tracking_number": "1Z999"}'
+    python -m tools.webhook merchant fulfillment.shipped \
+        '{"order_id": "ord_...", "carrier": "UPS", "tracking_number": "1Z999"}'
 
 Reads SHELF_URL (default http://127.0.0.1:$PORT), SHELF_ADMIN_API_KEY (to read the order),
 STRIPE_WEBHOOK_SECRET and SHELF_WEBHOOK_SECRET (the local stack's defaults when unset).

@@ -8,7 +8,6 @@ from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
-from .. import config
 from ..domain.cart import Cart, PricedLine
 from ..domain.catalog import Product, SkuInfo, Variant
 from ..domain.errors import BelowReserved, Conflict, FieldError, Invalid, NotFound, OutOfStock, SkuTaken

@@ -77,7 +77,7 @@ def test_patching_variants_adds_updates_and_removes_skus(ctx):
         (keep, "renamed", 150), (add, "new", 300)]
     assert updated.available(keep) == 3, "stock of a kept SKU survives a patch"
     assert drop not in ctx.catalog.sku_info([drop])
-    assert ctx.catalog.sku_info([keep])[keep].title == f"New - renamed"
+    assert ctx.catalog.sku_info([keep])[keep].title == "New - renamed"
 
 
 def test_a_sku_with_reserved_stock_cannot_be_removed(ctx):

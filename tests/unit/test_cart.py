@@ -8,8 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chalicelib.domain.cart import (MAX_LINE_QUANTITY, MAX_LINES, Cart, PricedCart, PricedLine,
-                                    price_lines)
+from chalicelib.domain.cart import MAX_LINE_QUANTITY, MAX_LINES, Cart, PricedCart, PricedLine, price_lines
 from chalicelib.domain.catalog import SkuInfo
 from chalicelib.domain.errors import CartNotOpen, Conflict, Invalid, NotFound
 from chalicelib.domain.money import CurrencyMismatch, Money
@@ -205,7 +204,7 @@ class TestPricing:
     def test_given_catalog_prices_when_pricing_then_lines_and_totals_come_from_the_catalog(self):
         catalog = {"TEE-M": sku_info("TEE-M", 2500), "MUG": sku_info("MUG", 1200)}
         priced = price_lines({"TEE-M": 2, "MUG": 1}, catalog, "USD")
-        assert [(l.sku, l.title, l.quantity, l.unit_price) for l in priced.lines] == [
+        assert [(ln.sku, ln.title, ln.quantity, ln.unit_price) for ln in priced.lines] == [
             ("TEE-M", "Title of TEE-M", 2, usd(2500)),
             ("MUG", "Title of MUG", 1, usd(1200)),
         ]
@@ -220,7 +219,7 @@ class TestPricing:
 
     def test_a_sku_missing_from_the_catalog_is_left_out_and_named(self):
         priced = price_lines({"GONE": 1, "MUG": 2}, {"MUG": sku_info("MUG", 500)}, "USD")
-        assert [l.sku for l in priced.lines] == ["MUG"]
+        assert [ln.sku for ln in priced.lines] == ["MUG"]
         assert priced.unavailable == ["GONE"]
         assert priced.total == usd(1000)
 
@@ -298,6 +297,6 @@ def test_the_total_is_the_sum_of_catalog_price_times_quantity_of_sellable_lines(
 
     sellable = {sku for sku in lines if sku in catalog and sku not in unsellable}
     assert priced.total == usd(sum(prices[sku] * lines[sku] for sku in sellable))
-    assert {l.sku for l in priced.lines} == sellable
+    assert {ln.sku for ln in priced.lines} == sellable
     assert set(priced.unavailable) == set(lines) - sellable
     assert len(priced.lines) + len(priced.unavailable) == len(lines)

@@ -12,9 +12,21 @@ from hypothesis import strategies as st
 from chalicelib.domain.cart import PricedLine
 from chalicelib.domain.errors import Conflict, InvalidTransition
 from chalicelib.domain.money import Money
-from chalicelib.domain.orders import (CANCELED, PAID, PENDING_PAYMENT, REFUNDED, SHIPPED, STATUSES,
-                                      Address, Order, OrderPlaced, OrderStatusChanged, Payment,
-                                      StatusChange, can_transition)
+from chalicelib.domain.orders import (
+    CANCELED,
+    PAID,
+    PENDING_PAYMENT,
+    REFUNDED,
+    SHIPPED,
+    STATUSES,
+    Address,
+    Order,
+    OrderPlaced,
+    OrderStatusChanged,
+    Payment,
+    StatusChange,
+    can_transition,
+)
 
 T0 = datetime(2026, 11, 21, 10, 0, tzinfo=timezone.utc)
 
@@ -89,7 +101,7 @@ class TestPlace:
         assert order.payment.payment_intent_id == "pi_test"
         assert order.shipping_address.country == "US"
         assert order.fulfillment is None
-        assert isinstance(order.lines, tuple) and [l.sku for l in order.lines] == ["TEE-M", "MUG"]
+        assert isinstance(order.lines, tuple) and [ln.sku for ln in order.lines] == ["TEE-M", "MUG"]
 
     def test_the_total_is_the_sum_of_its_lines(self):
         order = place()

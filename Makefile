@@ -1,0 +1,33 @@
+# `make run` serves the offline stack; `make test` runs every test. Both create .venv on first use.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check -q
+INSTALLED := $(VENV)/.installed
+
+.PHONY: run test lint bench clean
+
+run: $(INSTALLED)
+	$(PY) -m local
+
+test: $(INSTALLED)
+	$(PY) -m pytest
+
+lint: $(INSTALLED)
+	$(VENV)/bin/cfn-lint
+	$(VENV)/bin/ruff check .
+
+bench: $(INSTALLED)
+	@if [ -d benchmarks ]; then $(PY) -m pytest benchmarks -q; \
+	else echo "No benchmarks yet (no benchmarks/ directory)."; fi
+
+clean:
+	rm -rf $(VENV)
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+# Re-installs whenever a requirements file changes.
+$(INSTALLED): requirements.txt requirements-dev.txt | $(PY)
+	$(PIP) install -r requirements-dev.txt
+	touch $@

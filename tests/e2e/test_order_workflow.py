@@ -1,0 +1,219 @@
+"""The order lifecycle over HTTP on the local stack: Step Functions executing infra/statemachines, SQS
+feeding it, Stripe and merchant webhooks in, signed webhooks out."""
+from __future__ import annotations
+
+import pytest
+
+from tools.webhook import stripe_event
+
+from .fixtures import assert_problem, money, shop_fixture  # noqa: F401
+from .workflow_helpers import (
+    admin_order,
+    eventually,
+    pay,
+    send_merchant,
+    send_stripe,
+    settled,
+    wait_status,
+)
+
+
+def _placed(shop, quantity=2, stock=5, price=1250):
+    product = shop.create_product(price, stock=stock)
+    sku = product["variants"][0]["sku"]
+    cart = shop.cart_with((sku, quantity))
+    placed = shop.checkout(cart["id"], expect=201).json()
+    return placed["order"], placed["access_token"], sku
+
+
+def _waiting_for_payment(stack, order_id):
+    """The workflow started (SQS -> consumer -> StartExecution) and stored its payment task token."""
+    from chalicelib import wiring
+
+    return eventually(lambda: wiring.context().orders.get(order_id).payment_token, what="the payment wait")
+
+
+def _ship(shop, order_id, tracking="1Z999AA10123456784"):
+    event = {"id": f"evt_ship_{order_id}", "type": "fulfillment.shipped",
+             "data": {"order_id": order_id, "carrier": "UPS", "tracking_number": tracking}}
+    response = send_merchant(shop, event)
+    assert response.status_code == 202 and response.json() == {"received": True}, response.text
+
+
+def test_paying_makes_the_order_paid_and_commits_its_stock(shop, stack):
+    order, token, sku = _placed(shop)
+    assert shop.stock(sku) == {"sku": sku, "on_hand": 5, "reserved": 2, "available": 3}
+    pay(shop, order)
+    paid = wait_status(shop, order["id"], "paid")
+    assert paid["payment"]["status"] == "succeeded"
+    assert [h["status"] for h in paid["history"]] == ["pending_payment", "paid"]
+    assert shop.stock(sku) == {"sku": sku, "on_hand": 3, "reserved": 0, "available": 3}
+    assert shop.order(order["id"], token, expect=200).json()["status"] == "paid"
+
+
+def test_replayed_and_out_of_order_events_change_the_order_once(shop, stack):
+    order, _, sku = _placed(shop)
+    _waiting_for_payment(stack, order["id"])
+    succeeded = stripe_event("payment_intent.succeeded", order)
+    for _ in range(3):
+        assert send_stripe(shop, succeeded).status_code == 200
+    wait_status(shop, order["id"], "paid")
+    pay(shop, order, "payment_intent.payment_failed")
+    pay(shop, order, "payment_intent.canceled")
+    assert send_stripe(shop, succeeded).status_code == 200
+    after = admin_order(shop, order["id"])
+    assert after["status"] == "paid" and [h["status"] for h in after["history"]] == ["pending_payment", "paid"]
+    assert shop.stock(sku) == {"sku": sku, "on_hand": 3, "reserved": 0, "available": 3}
+
+
+def test_a_success_that_arrives_before_the_workflow_waits_is_not_lost(shop, stack):
+    order, _, _ = _placed(shop)
+    pay(shop, order)  # possibly before the execution even started
+    wait_status(shop, order["id"], "paid")
+
+
+def test_events_that_do_not_match_the_order_change_nothing(shop, stack):
+    order, _, sku = _placed(shop)
+    wrong_intent = stripe_event("payment_intent.succeeded", {**order, "payment": {
+        **order["payment"], "payment_intent_id": "pi_someone_else"}})
+    wrong_amount = stripe_event("payment_intent.succeeded", {**order, "total": money(1)})
+    wrong_currency = stripe_event("payment_intent.succeeded", {**order, "total": {**order["total"], "currency": "EUR"}})
+    for event in (wrong_intent, wrong_amount, wrong_currency):
+        assert send_stripe(shop, event).status_code == 200
+    from chalicelib import wiring
+
+    recorded = wiring.context().inbound.get("stripe", wrong_amount["id"])
+    assert recorded.outcome == "ignored" and "mismatch" in recorded.detail
+    assert admin_order(shop, order["id"])["status"] == "pending_payment"
+    assert shop.stock(sku)["reserved"] == 2
+
+
+def test_a_bad_or_stale_stripe_signature_is_refused_and_changes_nothing(shop, stack):
+    import json
+    import time
+
+    from tools.webhook import sign
+
+    order, _, _ = _placed(shop)
+    event = stripe_event("payment_intent.succeeded", order)
+    body = json.dumps(event).encode()
+    for signature in ("", "t=1,v1=deadbeef", sign("whsec_wrong", body), sign("whsec_local_dev", body,
+                                                                           int(time.time()) - 301)):
+        assert_problem(send_stripe(shop, event, signature=signature), 400)
+    assert admin_order(shop, order["id"])["status"] == "pending_payment"
+
+
+def test_an_unpaid_order_is_canceled_at_its_payment_timeout_and_its_stock_released(shop, stack, monkeypatch):
+    monkeypatch.setenv("PAYMENT_TIMEOUT_SECONDS", "2")
+    order, _, sku = _placed(shop)
+    settled(shop, order["id"], "canceled")
+    assert shop.stock(sku) == {"sku": sku, "on_hand": 5, "reserved": 0, "available": 5}
+
+
+def test_a_canceled_payment_intent_cancels_the_order(shop, stack):
+    order, _, sku = _placed(shop)
+    _waiting_for_payment(stack, order["id"])
+    pay(shop, order, "payment_intent.canceled")
+    wait_status(shop, order["id"], "canceled")
+    assert shop.stock(sku) == {"sku": sku, "on_hand": 5, "reserved": 0, "available": 5}
+
+
+def test_shipping_then_a_cancel_is_refused(shop, stack):
+    order, token, _ = _placed(shop)
+    pay(shop, order)
+    wait_status(shop, order["id"], "paid")
+    _ship(shop, order["id"])
+    shipped = wait_status(shop, order["id"], "shipped")
+    assert shipped["fulfillment"]["carrier"] == "UPS"
+    assert shipped["fulfillment"]["tracking_number"] == "1Z999AA10123456784"
+    assert shop.order(order["id"], token, expect=200).json()["fulfillment"]["tracking_number"]
+    assert_problem(shop.request("POST", f"/admin/orders/{order['id']}/cancel", admin=True, json={}), 409)
+    _ship(shop, order["id"])  # a repeated notice changes nothing
+    assert [h["status"] for h in admin_order(shop, order["id"])["history"]] == ["pending_payment", "paid", "shipped"]
+
+
+def test_shipping_an_unpaid_order_is_rejected_and_recorded(shop, stack):
+    order, _, _ = _placed(shop)
+    event_id = f"evt_early_{order['id']}"
+    send_merchant(shop, {"id": event_id, "type": "fulfillment.shipped",
+                         "data": {"order_id": order["id"], "carrier": "UPS", "tracking_number": "1Z"}})
+    from chalicelib import wiring
+
+    recorded = eventually(lambda: wiring.context().inbound.get("merchant", event_id), what="the event record")
+    assert recorded.outcome == "rejected"
+    assert admin_order(shop, order["id"])["status"] == "pending_payment"
+
+
+def test_merchant_cancel_before_shipment_releases_stock_and_cancels_payment(shop, stack):
+    order, _, sku = _placed(shop)
+    _waiting_for_payment(stack, order["id"])
+    response = shop.request("POST", f"/admin/orders/{order['id']}/cancel", admin=True, json={"reason": "fraud"})
+    assert response.status_code == 200 and response.json()["status"] == "canceled"
+    assert shop.stock(sku)["reserved"] == 0
+    assert shop.request("POST", f"/admin/orders/{order['id']}/cancel", admin=True, json={}).status_code == 200
+
+
+def test_a_paid_order_canceled_by_merchant_event_is_refunded_and_restocked(shop, stack):
+    order, _, sku = _placed(shop)
+    pay(shop, order)
+    wait_status(shop, order["id"], "paid")
+    send_merchant(shop, {"id": f"evt_cancel_{order['id']}", "type": "order.cancel_requested",
+                         "data": {"order_id": order["id"], "reason": "out of business"}})
+    settled(shop, order["id"], "refunded")
+    assert shop.stock(sku) == {"sku": sku, "on_hand": 5, "reserved": 0, "available": 5}
+
+
+def test_inventory_set_by_a_merchant_event(shop, stack):
+    product = shop.create_product(100, stock=1)
+    sku = product["variants"][0]["sku"]
+    send_merchant(shop, {"id": f"evt_inv_{sku}", "type": "inventory.set", "data": {"sku": sku, "on_hand": 42}})
+    eventually(lambda: shop.stock(sku)["on_hand"] == 42, what="the stock update")
+
+
+def test_merchant_webhooks_are_verified_and_validated(shop, stack):
+    good = {"id": "evt_abc", "type": "fulfillment.shipped", "data": {}}
+    assert_problem(send_merchant(shop, good, signature="t=1,v1=00"), 401)
+    assert_problem(send_merchant(shop, good, secret="not-the-secret"), 401)
+    assert_problem(send_merchant(shop, {"id": "nope", "type": "x"}), 422)
+    assert_problem(send_merchant(shop, {**good, "extra": 1}), 422)
+    assert send_merchant(shop, {"id": "evt_unknown_type", "type": "warehouse.exploded", "data": {}}).status_code == 202
+
+
+def test_partial_then_full_refund_never_more_than_paid(shop, stack):
+    order, _, sku = _placed(shop, quantity=2, price=1250)
+    pay(shop, order)
+    wait_status(shop, order["id"], "paid")
+    path = f"/admin/orders/{order['id']}/refunds"
+    first = shop.request("POST", path, admin=True, json={"amount": money(1000), "reason": "scratched"})
+    assert first.status_code == 201, first.text
+    assert first.json()["refund"]["amount"] == money(1000) and first.json()["order"]["status"] == "paid"
+    assert_problem(shop.request("POST", path, admin=True, json={"amount": money(1501)}), 422)
+    rest = shop.request("POST", path, admin=True, json={})
+    assert rest.status_code == 201 and rest.json()["refund"]["amount"] == money(1500)
+    refunded = rest.json()["order"]
+    assert refunded["status"] == "refunded" and refunded["refunded"] == money(2500)
+    assert_problem(shop.request("POST", path, admin=True, json={"amount": money(1)}), 409)
+    assert shop.stock(sku)["on_hand"] == 5, "goods that never shipped go back on the shelf"
+    # Stripe's own charge.refunded event for the same refunds books nothing more.
+    pay(shop, order, "charge.refunded", amount_refunded=2500)
+    assert admin_order(shop, order["id"])["refunded"] == money(2500)
+
+
+def test_refunding_an_unpaid_order_is_refused(shop, stack):
+    order, _, _ = _placed(shop)
+    assert_problem(shop.request("POST", f"/admin/orders/{order['id']}/refunds", admin=True, json={}), 409)
+
+
+@pytest.mark.parametrize("threads", [8])
+def test_concurrent_refunds_cannot_exceed_the_payment(shop, stack, threads):
+    from concurrent.futures import ThreadPoolExecutor
+
+    order, _, _ = _placed(shop, quantity=1, price=1000)
+    pay(shop, order)
+    wait_status(shop, order["id"], "paid")
+    path = f"/admin/orders/{order['id']}/refunds"
+    with ThreadPoolExecutor(threads) as pool:
+        codes = list(pool.map(lambda _: shop.request("POST", path, admin=True, json={"amount": money(300)}).status_code,
+                              range(threads)))
+    assert codes.count(201) == 3, codes
+    assert admin_order(shop, order["id"])["refunded"] == money(900)
