@@ -46,7 +46,7 @@ def _failing(times, error):
     return fail, calls
 
 
-ORIGINAL = {"mark_paid": lifecycle.mark_paid, "ship": lifecycle.ship}
+ORIGINAL = {name: getattr(lifecycle, name) for name in ("await_payment", "mark_paid", "await_shipment", "ship")}
 
 
 def _break(monkeypatch, step, error, times=None):
@@ -72,6 +72,27 @@ def test_mark_paid_failing_for_good_cancels_and_refunds(shop, stack, monkeypatch
     order, sku = _placed(shop)
     pay(shop, order)
     settled(shop, order["id"], "refunded")  # the shopper paid: the money goes back
+    _balanced(shop, sku)
+    eventually(lambda: _execution_status(order["id"]) == "SUCCEEDED", what="the execution to close")
+
+
+def test_the_payment_wait_failing_for_good_cancels_the_unpaid_order(shop, stack, monkeypatch):
+    _break(monkeypatch, "await_payment", RuntimeError("cannot store the token"))
+    order, sku = _placed(shop)
+    settled(shop, order["id"], "canceled")
+    _balanced(shop, sku)
+
+
+@pytest.mark.parametrize("step", ["await_shipment", "ship"])
+def test_a_shipment_step_failing_for_good_cancels_refunds_and_restocks(shop, stack, monkeypatch, step):
+    _break(monkeypatch, step, RuntimeError(f"{step} is broken"))
+    order, sku = _placed(shop)
+    pay(shop, order)
+    if step == "ship":  # (a broken await_shipment fails as soon as the order is paid)
+        wait_status(shop, order["id"], "paid")
+        send_merchant(shop, {"id": f"evt_ship_{order['id']}", "type": "fulfillment.shipped",
+                             "data": {"order_id": order["id"], "carrier": "DHL", "tracking_number": "JD1"}})
+    settled(shop, order["id"], "refunded")
     _balanced(shop, sku)
     eventually(lambda: _execution_status(order["id"]) == "SUCCEEDED", what="the execution to close")
 
