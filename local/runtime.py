@@ -224,3 +224,28 @@ class Scheduler:
     def _run(self) -> None:
         while not self._stop.wait(self.every):
             self.run_once()
+
+
+@dataclass(frozen=True)
+class GatewayResponse:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+def gateway_responses(path: Path | None = None) -> dict[str, GatewayResponse]:
+    """The API Gateway responses infra/events.yaml declares, by type, for the local server to answer
+    the same way (static header values only; `context.requestId` becomes a fresh id)."""
+    template = infra.load_template(path or infra.REPO_ROOT / "infra" / "events.yaml")
+    found = {}
+    for resource in (template.get("Resources") or {}).values():
+        if resource.get("Type") != "AWS::ApiGateway::GatewayResponse":
+            continue
+        props = resource["Properties"]
+        headers = {}
+        for name, value in (props.get("ResponseParameters") or {}).items():
+            header = name.removeprefix("gatewayresponse.header.")
+            headers[header] = value.strip("'") if value.startswith("'") else "req_" + uuid.uuid4().hex
+        body = (props.get("ResponseTemplates") or {}).get("application/json", "").encode()
+        found[props["ResponseType"]] = GatewayResponse(int(props["StatusCode"]), headers, body)
+    return found

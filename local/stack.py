@@ -26,7 +26,7 @@ from unittest import mock
 import boto3
 from chalice.config import Config
 from chalice.deploy.validate import validate_routes
-from chalice.local import ChaliceRequestHandler, LocalChalice, LocalDevServer, ThreadedHTTPServer
+from chalice.local import ChaliceRequestHandler, ForbiddenError, LocalChalice, LocalDevServer, ThreadedHTTPServer
 from moto.core.base_backend import BackendDict
 from moto.core.config import default_user_config
 
@@ -366,6 +366,15 @@ class AnyMethodRequestHandler(ChaliceRequestHandler):
         if name.startswith("do_"):
             return self._generic_handle
         raise AttributeError(name)
+
+    def _send_error_response(self, error: Any) -> None:
+        # An unknown route: API Gateway's MISSING_AUTHENTICATION_TOKEN, answered as infra/events.yaml says.
+        if isinstance(error, ForbiddenError) and b"Missing Authentication Token" in (error.body or b""):
+            configured = runtime.gateway_responses().get("MISSING_AUTHENTICATION_TOKEN")
+            if configured is not None:
+                self._send_http_response(configured.status, configured.headers, configured.body)
+                return
+        super()._send_error_response(error)
 
 
 def _reset_boto3_default_session() -> None:
