@@ -18,8 +18,7 @@ lint: $(INSTALLED)
 	$(VENV)/bin/ruff check .
 
 bench: $(INSTALLED)
-	@if [ -d benchmarks ]; then $(PY) -m pytest benchmarks -q; \
-	else echo "No benchmarks yet (no benchmarks/ directory)."; fi
+	$(PY) -m benchmarks
 
 clean:
 	rm -rf $(VENV)

@@ -119,3 +119,8 @@ def webhook_backoff_base_seconds() -> int:
 
 def webhook_timeout_seconds() -> float:
     return float(_int("SHELF_WEBHOOK_TIMEOUT_SECONDS", 5))
+
+
+def reconcile_after_seconds() -> int:
+    """A pending order whose workflow has not started this long after checkout is started again."""
+    return _int("SHELF_RECONCILE_AFTER_SECONDS", 120)

@@ -216,8 +216,11 @@ class Scheduler:
             module, _, attr = source.handler_string.rpartition(".")
             try:
                 handler = getattr(importlib.import_module(module), attr)
-                handler({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {},
-                         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}, LambdaContext(source.name))
+                handler({"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event",
+                         "source": "aws.events", "account": "123456789012",
+                         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "region": infra.REGION,
+                         "resources": [f"arn:aws:events:{infra.REGION}:123456789012:rule/{source.name}"],
+                         "detail": {}}, LambdaContext(source.name))
             except Exception:
                 log.exception("scheduled function %s failed", source.name)
 

@@ -28,12 +28,14 @@ OrderStatus = Literal["pending_payment", "paid", "shipped", "canceled", "refunde
 Timestamp = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
 
 
+# defer_build: a model's validator is built on its first use, not at import: a cold start that serves
+# one route (or none: the workflow's functions share this bundle) builds only what it needs.
 class Input(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
 
 
 class Output(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 # --- shared ------------------------------------------------------------------------------------------
@@ -286,7 +288,7 @@ class Received(Output):
 class StripeEventIn(BaseModel):
     """A Stripe event, as Stripe sends it (documented loosely: Stripe owns its shape)."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
     id: str
     type: str
     data: dict
@@ -342,7 +344,7 @@ class DeliveryPage(Output):
 
 
 class DeliveryQuery(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
     status: Literal["pending", "delivered", "failed", "canceled"] | None = None
     limit: Annotated[int, Field(ge=1, le=100)] = 20
     cursor: Annotated[str, StringConstraints(min_length=1, max_length=2048)] | None = None
@@ -355,14 +357,14 @@ Cursor = Annotated[str, StringConstraints(min_length=1, max_length=2048)]
 
 
 class ProductQuery(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
     category: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
     limit: Limit = 20
     cursor: Cursor | None = None
 
 
 class OrderQuery(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
     status: OrderStatus | None = None
     limit: Limit = 20
     cursor: Cursor | None = None

@@ -114,6 +114,7 @@ def restart_stalled(ctx: Context, *, older_than_seconds: int, limit: int = 1000)
         for order in page.items:
             if order.created_at <= cutoff and not order.payment_token:
                 ctx.workflow.request_start(order.id)
+                publish_order(ctx, "order.created", order)  # same event id: endpoints that had it get nothing new
                 requested += 1
         cursor = page.next_cursor
         if not cursor:

@@ -131,6 +131,6 @@ def reconcile_orders(event):
     starting a workflow is idempotent, so asking again for every recent pending order is safe."""
     from ..services import lifecycle
 
-    started = lifecycle.restart_stalled(_ctx(), older_than_seconds=120)
+    started = lifecycle.restart_stalled(_ctx(), older_than_seconds=config.reconcile_after_seconds())
     logger.info("reconciled pending orders", extra={"requested": started})
     return {"requested": started}

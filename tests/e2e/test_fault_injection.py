@@ -159,3 +159,23 @@ def test_a_poison_message_goes_to_its_dlq_without_blocking_its_batch(shop, stack
         return [m for m in messages if m["Body"] == "{not json"]
 
     assert eventually(poison_in_dlq, timeout=30, what="the poison message in the DLQ")
+
+
+def test_a_lost_workflow_start_is_recovered_by_the_schedule(shop, stack, monkeypatch):
+    """The queue is unreachable right after checkout: the shopper still gets the order, and the
+    reconcile schedule starts its workflow later."""
+    from chalicelib.adapters.aws import StepFunctionsWorkflow
+    from local.runtime import Scheduler
+
+    def unreachable(self, order_id):
+        raise ConnectionError("SQS is unreachable")
+
+    with monkeypatch.context() as broken:
+        broken.setattr(StepFunctionsWorkflow, "request_start", unreachable)
+        order, sku = _placed(shop)
+    assert shop.stock(sku)["reserved"] == 2
+    monkeypatch.setenv("SHELF_RECONCILE_AFTER_SECONDS", "0")
+    Scheduler(stack.app, every=0).run_once()
+    pay(shop, order)
+    wait_status(shop, order["id"], "paid")
+    _balanced(shop, sku, on_hand=3)
