@@ -80,6 +80,10 @@ class PricedLine:
         return self.unit_price * self.quantity
 
 
+def subtotal(lines, currency: str) -> Money:
+    return total([line.total for line in lines], currency)
+
+
 @dataclass(frozen=True)
 class PricedCart:
     lines: list[PricedLine]
@@ -88,7 +92,7 @@ class PricedCart:
 
     @property
     def subtotal(self) -> Money:
-        return total([line.total for line in self.lines], self.currency)
+        return subtotal(self.lines, self.currency)
 
     @property
     def total(self) -> Money:

@@ -3,9 +3,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from .cart import PricedLine
+from .cart import PricedLine, subtotal
 from .errors import InvalidTransition
-from .money import Money, total
+from .money import Money
 
 PENDING_PAYMENT = "pending_payment"
 PAID = "paid"
@@ -130,10 +130,11 @@ class Order:
 
     @property
     def subtotal(self) -> Money:
-        return total([line.total for line in self.lines], self.currency)
+        return subtotal(self.lines, self.currency)
 
     @property
     def total(self) -> Money:
+        # The total charged: the lines as priced at checkout (no tax or shipping yet).
         return self.subtotal
 
     @property
