@@ -54,12 +54,24 @@ def endpoint_url() -> str | None:
     return _env("AWS_ENDPOINT_URL") or None
 
 
+def secret(name: str) -> str:
+    """A secret from the environment (`NAME`) or, in AWS, from SSM Parameter Store (`NAME_PARAMETER`
+    names a SecureString), fetched through Powertools Parameters and cached for five minutes."""
+    value = _env(name)
+    parameter = _env(f"{name}_PARAMETER")
+    if value or not parameter:
+        return value
+    from aws_lambda_powertools.utilities.parameters import get_parameter
+
+    return get_parameter(parameter, decrypt=True, max_age=300) or ""
+
+
 def stripe_secret_key() -> str:
-    return _env("STRIPE_SECRET_KEY")
+    return secret("STRIPE_SECRET_KEY")
 
 
 def payment_provider() -> str:
-    return "stripe" if stripe_secret_key() else "simulated"
+    return "stripe" if _env("STRIPE_SECRET_KEY") or _env("STRIPE_SECRET_KEY_PARAMETER") else "simulated"
 
 
 def capture_method() -> str:
@@ -93,11 +105,11 @@ def shipment_timeout_seconds() -> int:
 
 
 def stripe_webhook_secret() -> str:
-    return _env("STRIPE_WEBHOOK_SECRET")
+    return secret("STRIPE_WEBHOOK_SECRET")
 
 
 def shelf_webhook_secret() -> str:
-    return _env("SHELF_WEBHOOK_SECRET")
+    return secret("SHELF_WEBHOOK_SECRET")
 
 
 def webhook_tolerance_seconds() -> int:
