@@ -217,3 +217,31 @@ def test_concurrent_refunds_cannot_exceed_the_payment(shop, stack, threads):
                               range(threads)))
     assert codes.count(201) == 3, codes
     assert admin_order(shop, order["id"])["refunded"] == money(900)
+
+
+def _states_entered(order_id):
+    import boto3
+
+    sfn = boto3.client("stepfunctions")
+    arn = next(m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]
+               if m["name"] == "shelf-e2e-order")
+    execution = arn.replace(":stateMachine:", ":execution:") + f":{order_id}"
+    eventually(lambda: sfn.describe_execution(executionArn=execution)["status"] == "SUCCEEDED",
+               what="the execution to end")
+    events = sfn.get_execution_history(executionArn=execution, maxResults=1000)["events"]
+    return [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
+
+
+def test_state_transitions_per_order_stay_low(shop, stack):
+    """Standard workflows are billed per transition: the README's counts, measured."""
+    happy, _, _ = _placed(shop)
+    pay(shop, happy)
+    wait_status(shop, happy["id"], "paid")
+    _ship(shop, happy["id"])
+    wait_status(shop, happy["id"], "shipped")
+    assert _states_entered(happy["id"]) == ["WaitForPayment", "MarkPaid", "WaitForShipment", "Ship"]
+
+    canceled, _, _ = _placed(shop)
+    _waiting_for_payment(stack, canceled["id"])
+    pay(shop, canceled, "payment_intent.canceled")
+    assert _states_entered(canceled["id"]) == ["WaitForPayment", "CancelOrder", "Closed"]
