@@ -27,6 +27,6 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 
 # Re-installs whenever a requirements file changes.
-$(INSTALLED): requirements.txt requirements-dev.txt | $(PY)
-	$(PIP) install -r requirements-dev.txt
+$(INSTALLED): requirements.txt requirements-dev.txt constraints.txt | $(PY)
+	$(PIP) install -r requirements-dev.txt -c constraints.txt
 	touch $@
