@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from chalicelib.domain.cart import PricedLine
-from chalicelib.domain.errors import Conflict, InvalidTransition
+from chalicelib.domain.errors import Conflict, Invalid, InvalidTransition
 from chalicelib.domain.money import Money
 from chalicelib.domain.orders import (
     CANCELED,
@@ -24,6 +24,7 @@ from chalicelib.domain.orders import (
     OrderPlaced,
     OrderStatusChanged,
     Payment,
+    Refund,
     StatusChange,
     can_transition,
 )
@@ -278,3 +279,67 @@ def test_the_order_placed_event_carries_the_order_total(raw_lines):
     expected = usd(sum(qty * price for qty, price in raw_lines))
     assert order.total == expected
     assert order.events == [OrderPlaced("ord_test", expected)]
+
+
+# --- the lifecycle's stock moves and refunds ------------------------------------------------------
+
+def _refund(amount: int, refund_id: str = "re_1") -> Refund:
+    return Refund(id=refund_id, amount=usd(amount), status="pending", reason="test", created_at=T0)
+
+
+def test_paying_commits_every_line():
+    order = place()
+    paid, moves = order.pay(T0)
+    assert paid.status == "paid"
+    assert [(m.sku, m.kind, m.quantity) for m in moves] == [(ln.sku, "commit", ln.quantity) for ln in order.lines]
+
+
+@pytest.mark.parametrize("status,kind", [("pending_payment", "release"), ("paid", "restock")])
+def test_canceling_puts_stock_back_the_way_it_was_taken(status, kind):
+    canceled, moves = order_in(status).cancel(T0)
+    assert canceled.status == "canceled" and {m.kind for m in moves} == {kind}
+
+
+@pytest.mark.parametrize("status", ["shipped", "canceled", "refunded"])
+def test_only_unshipped_orders_cancel(status):
+    with pytest.raises(InvalidTransition):
+        order_in(status).cancel(T0)
+
+
+def test_a_refund_is_booked_before_it_settles_and_never_exceeds_what_remains():
+    paid = order_in("paid")
+    total = paid.total.amount
+    booked = paid.start_refund(_refund(total - 1), T0)
+    assert booked.status == "paid" and booked.refundable == usd(1)
+    with pytest.raises(Invalid):
+        booked.start_refund(_refund(2, "re_2"), T0)
+    settled, moves = booked.settle_refund("re_1", "re_provider", T0)
+    assert settled.status == "paid" and moves == []
+
+
+def test_the_last_refund_settling_makes_the_order_refunded_and_restocks_unshipped_goods():
+    paid = order_in("paid")
+    booked = paid.start_refund(_refund(paid.total.amount), T0)
+    refunded, moves = booked.settle_refund("re_1", "re_provider", T0)
+    assert refunded.status == "refunded" and {m.kind for m in moves} == {"restock"}
+    shipped = order_in("shipped")
+    refunded, moves = shipped.start_refund(_refund(shipped.total.amount), T0).settle_refund("re_1", "", T0)
+    assert refunded.status == "refunded" and moves == [], "shipped goods are not on the shelf"
+
+
+def test_a_failed_refund_gives_its_amount_back():
+    paid = order_in("paid")
+    failed = paid.start_refund(_refund(100), T0).fail_refund("re_1", T0)
+    assert failed.refunded == usd(0) and failed.refunds[0].status == "failed"
+
+
+@pytest.mark.parametrize("status", ["pending_payment", "canceled", "refunded"])
+def test_only_paid_or_shipped_orders_are_refunded(status):
+    with pytest.raises(InvalidTransition):
+        order_in(status).start_refund(_refund(1), T0)
+
+
+@pytest.mark.parametrize("amount", [0, -1])
+def test_a_refund_must_be_positive(amount):
+    with pytest.raises(Invalid):
+        order_in("paid").start_refund(_refund(amount), T0)
