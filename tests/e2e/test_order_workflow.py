@@ -245,3 +245,53 @@ def test_state_transitions_per_order_stay_low(shop, stack):
     _waiting_for_payment(stack, canceled["id"])
     pay(shop, canceled, "payment_intent.canceled")
     assert _states_entered(canceled["id"]) == ["WaitForPayment", "CancelOrder", "Closed"]
+
+
+def _drained(queue_name):
+    """Waits until the queue holds no message, visible or in flight: everything sent has been handled."""
+    import boto3
+
+    sqs = boto3.client("sqs")
+    url = sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
+
+    def empty():
+        attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"]) == 0
+
+    eventually(empty, what=f"{queue_name} to drain")
+
+
+def test_a_duplicate_merchant_event_id_is_ignored(shop, stack):
+    product = shop.create_product(100, stock=1)
+    sku = product["variants"][0]["sku"]
+    event = {"id": f"evt_dup_{sku}", "type": "inventory.set", "data": {"sku": sku, "on_hand": 5}}
+    assert send_merchant(shop, event).status_code == 202
+    eventually(lambda: shop.stock(sku)["on_hand"] == 5, what="the first copy")
+    shop.set_stock(sku, 9)
+    assert send_merchant(shop, event).status_code == 202
+    from chalicelib import wiring
+
+    _drained("shelf-e2e-merchant-events")
+    assert wiring.context().inbound.get("merchant", event["id"]).outcome == "processed"
+    assert shop.stock(sku)["on_hand"] == 9, "the second copy of the event changed nothing"
+
+
+def test_a_redelivered_start_message_starts_nothing_twice(shop, stack):
+    import json
+
+    import boto3
+
+    order, _, _ = _placed(shop)
+    _waiting_for_payment(stack, order["id"])
+    sqs = boto3.client("sqs")
+    queue = sqs.get_queue_url(QueueName="shelf-e2e-checkout")["QueueUrl"]
+    sqs.send_message(QueueUrl=queue, MessageBody=json.dumps({"order_id": order["id"]}))
+    _drained("shelf-e2e-checkout")
+    sfn = boto3.client("stepfunctions")
+    arn = next(m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]
+               if m["name"] == "shelf-e2e-order")
+    runs = [e for e in sfn.list_executions(stateMachineArn=arn, maxResults=1000)["executions"]
+            if e["name"] == order["id"]]
+    assert len(runs) == 1 and runs[0]["status"] == "RUNNING"
+    pay(shop, order)
+    wait_status(shop, order["id"], "paid")
