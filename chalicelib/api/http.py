@@ -123,10 +123,21 @@ def bearer_token(headers) -> str | None:
     return token.strip() or None
 
 
+def storefront_cors():
+    """Browsers may call the storefront routes from any origin: they carry no cookies, only bearer
+    tokens and capability ids, so a wildcard origin exposes nothing."""
+    from chalice import CORSConfig
+
+    return CORSConfig(allow_origin="*", allow_headers=["Authorization", "Content-Type", "Idempotency-Key",
+                                                       "X-Request-Id"],
+                      expose_headers=["X-Request-Id"], max_age=600)
+
+
 class Router:
-    def __init__(self, name: str, tag: str):
+    def __init__(self, name: str, tag: str, *, cors: bool = False):
         self.blueprint = Blueprint(f"chalicelib.api.{name}")
         self.tag = tag
+        self.cors = storefront_cors() if cors else None
 
     def route(self, method: str, path: str, *, summary: str, status: int = 200, body=None, query=None,
               response=None, scope: str | None = None, order_auth: bool = False, headers=None,
@@ -143,8 +154,9 @@ class Router:
                 return _dispatch(spec, blueprint.current_request, blueprint.lambda_context, path_params)
 
             view.__name__ = f"{fn.__name__}_{method.lower()}"
-            blueprint.route(path, methods=[method], content_types=["application/json", "text/plain",
-                                                                      "application/x-www-form-urlencoded"])(view)
+            blueprint.route(path, methods=[method], cors=self.cors,
+                            content_types=["application/json", "text/plain",
+                                           "application/x-www-form-urlencoded"])(view)
             return fn
 
         return decorate

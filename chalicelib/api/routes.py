@@ -25,10 +25,10 @@ WEBHOOK_ENDPOINT_ID = {"endpoint_id": ID.format(prefix="we")}
 DELIVERY_ID = {"delivery_id": r"^we_[a-z2-7]{26}\.evt_[a-z2-7]{26}$"}
 
 meta = Router("meta", "meta")
-public = Router("catalog", "catalog")
+public = Router("catalog", "catalog", cors=True)
 admin = Router("admin", "merchant")
-cart_routes = Router("carts", "carts")
-order_routes = Router("orders", "orders")
+cart_routes = Router("carts", "carts", cors=True)
+order_routes = Router("orders", "orders", cors=True)
 hooks = Router("webhooks", "webhooks")
 ROUTERS = [meta, public, admin, cart_routes, order_routes, hooks]
 

@@ -223,3 +223,19 @@ def test_a_query_protocol_long_poll_becomes_short_polls_under_the_lock():
     assert time.monotonic() - began >= 1
     assert len(bodies) > 1
     assert all(b == b"Action=ReceiveMessage&QueueUrl=q&WaitTimeSeconds=0" for b in bodies)
+
+
+def test_storefront_routes_answer_browser_preflights_and_admin_routes_do_not(stack):
+    import requests
+
+    preflight = requests.options(f"{stack.url}/carts", headers={
+        "Origin": "https://shop.example.com", "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "content-type,idempotency-key"}, timeout=10)
+    assert preflight.status_code == 200
+    assert preflight.headers["Access-Control-Allow-Origin"] == "*"
+    assert "Idempotency-Key" in preflight.headers["Access-Control-Allow-Headers"]
+    created = requests.post(f"{stack.url}/carts", json={}, headers={"Origin": "https://shop.example.com"}, timeout=10)
+    assert created.headers["Access-Control-Allow-Origin"] == "*"
+    assert "X-Request-Id" in created.headers["Access-Control-Expose-Headers"]
+    admin = requests.get(f"{stack.url}/admin/orders", headers={"Origin": "https://evil.example.com"}, timeout=10)
+    assert "Access-Control-Allow-Origin" not in admin.headers
