@@ -7,6 +7,7 @@ from ..domain.errors import Conflict, NotFound
 from ..domain.ids import new_id
 from ..domain.inventory import StockLevel
 from .context import Context
+from .events import announce_low_stock
 from .ports import Page, StaleWrite, StockedProduct
 
 _UPDATE_RETRIES = 5
@@ -62,9 +63,16 @@ def get_stock(sku: str, ctx: Context) -> StockLevel:
     return _stock(sku, ctx)
 
 
-def set_stock(cmd: SetStock, ctx: Context) -> StockLevel:
-    return ctx.inventory.set_on_hand(cmd.sku, cmd.on_hand)
+def set_stock(cmd: SetStock, ctx: Context, *, threshold: int | None = None) -> StockLevel:
+    before = ctx.inventory.get(cmd.sku) if threshold is not None else None
+    level = ctx.inventory.set_on_hand(cmd.sku, cmd.on_hand)
+    if before is not None:
+        announce_low_stock(ctx, cmd.sku, level, before.available, threshold, new_id("chg"))
+    return level
 
 
-def adjust_stock(cmd: AdjustStock, ctx: Context) -> StockLevel:
-    return ctx.inventory.adjust(cmd.sku, cmd.delta)
+def adjust_stock(cmd: AdjustStock, ctx: Context, *, threshold: int | None = None) -> StockLevel:
+    level = ctx.inventory.adjust(cmd.sku, cmd.delta)
+    if threshold is not None:
+        announce_low_stock(ctx, cmd.sku, level, level.available - cmd.delta, threshold, new_id("chg"))
+    return level

@@ -87,11 +87,8 @@ def _apply_merchant(event_type: str, data: dict, ctx: Context, threshold: int) -
         on_hand = data.get("on_hand")
         if isinstance(on_hand, bool) or not isinstance(on_hand, int) or not 0 <= on_hand <= 10**9:
             raise Invalid("data.on_hand", [FieldError("data.on_hand", "an integer 0..1000000000")])
-        level = catalog.set_stock(SetStock(_text(data, "sku", 64), on_hand), ctx)
-        if level.available <= threshold:
-            lifecycle.publish(ctx, "inventory.low", f"{data['sku']}:set:{on_hand}:{level.reserved}", {
-                "sku": data["sku"], "on_hand": level.on_hand, "reserved": level.reserved,
-                "available": max(level.available, 0), "threshold": threshold})
-        return "processed", f"{data['sku']} on hand {on_hand}"
+        sku = _text(data, "sku", 64)
+        catalog.set_stock(SetStock(sku, on_hand), ctx, threshold=threshold)
+        return "processed", f"{sku} on hand {on_hand}"
     return "ignored", f"{event_type} is not an event Shelf acts on"
 

@@ -10,7 +10,7 @@ from dataclasses import replace
 from typing import Callable
 
 from ..domain.errors import Conflict, InvalidTransition, NotFound, OrderClosed
-from ..domain.ids import derived_id, new_id, rfc3339
+from ..domain.ids import derived_id, new_id
 from ..domain.money import Money
 from ..domain.orders import (
     CANCELED,
@@ -25,7 +25,8 @@ from ..domain.orders import (
     StockMove,
 )
 from .context import Context
-from .ports import Event, PaymentGatewayError, StaleWrite
+from .events import announce_low_stock, publish_order
+from .ports import PaymentGatewayError, StaleWrite
 
 _RETRIES = 8
 
@@ -53,40 +54,6 @@ def _update(order_id: str, ctx: Context, change: Callable[[Order], tuple[Order, 
     raise Conflict(f"order {order_id} is changing too fast; try again")
 
 
-def order_data(order: Order) -> dict:
-    return {"order": {
-        "id": order.id, "status": order.status, "email": order.email,
-        "total": order.total.as_dict(), "refunded": (order.refunded or Money.zero(order.currency)).as_dict(),
-        "lines": [{"sku": ln.sku, "quantity": ln.quantity, "unit_price": ln.unit_price.as_dict()}
-                  for ln in order.lines],
-        "payment": {"provider": order.payment.provider, "payment_intent_id": order.payment.payment_intent_id,
-                    "status": order.payment.status},
-        "fulfillment": None if order.fulfillment is None else {
-            "carrier": order.fulfillment.carrier, "tracking_number": order.fulfillment.tracking_number,
-            "shipped_at": rfc3339(order.fulfillment.shipped_at)},
-        "created_at": rfc3339(order.created_at), "updated_at": rfc3339(order.updated_at)}}
-
-
-def publish(ctx: Context, event_type: str, key: str, data: dict) -> None:
-    """Event ids derive from what happened, so a retried step publishes the same event, not a new one."""
-    if ctx.notifier is not None:
-        ctx.notifier.publish(Event(id=derived_id("evt", event_type, key), type=event_type,
-                                   created_at=rfc3339(ctx.clock()), data=data))
-
-
-def publish_order(ctx: Context, event_type: str, order: Order) -> None:
-    publish(ctx, event_type, order.id, order_data(order))
-
-
-def check_low_stock(ctx: Context, moves: list[StockMove], threshold: int, cause: str) -> None:
-    skus = sorted({m.sku for m in moves if m.kind in ("reserve", "commit")})
-    for sku, level in ctx.inventory.levels(skus).items():
-        if level.available <= threshold:
-            publish(ctx, "inventory.low", f"{sku}:{cause}", {
-                "sku": sku, "on_hand": level.on_hand, "reserved": level.reserved,
-                "available": max(level.available, 0), "threshold": threshold})
-
-
 # --- starting --------------------------------------------------------------------------------------
 
 def after_checkout(order: Order, ctx: Context, threshold: int) -> None:
@@ -94,7 +61,11 @@ def after_checkout(order: Order, ctx: Context, threshold: int) -> None:
     if ctx.workflow is not None:
         ctx.workflow.request_start(order.id)
     publish_order(ctx, "order.created", order)
-    check_low_stock(ctx, [StockMove(ln.sku, "reserve", ln.quantity) for ln in order.lines], threshold, order.id)
+    levels = ctx.inventory.levels([ln.sku for ln in order.lines])
+    for line in order.lines:
+        if line.sku in levels:
+            level = levels[line.sku]
+            announce_low_stock(ctx, line.sku, level, level.available + line.quantity, threshold, order.id)
 
 
 def start_workflow(order_id: str, ctx: Context, *, payment_timeout: int, shipment_timeout: int) -> None:
@@ -161,7 +132,7 @@ def record_payment_status(order_id: str, status: str, ctx: Context) -> Order:
     return order
 
 
-def mark_paid(order_id: str, ctx: Context, threshold: int) -> Order:
+def mark_paid(order_id: str, ctx: Context) -> Order:
     def pay(order: Order):
         if order.status == PAID:
             return None
@@ -172,8 +143,7 @@ def mark_paid(order_id: str, ctx: Context, threshold: int) -> Order:
         return order.pay(ctx.clock())
 
     order = _update(order_id, ctx, pay)
-    publish_order(ctx, "order.paid", order)
-    check_low_stock(ctx, [StockMove(ln.sku, "commit", ln.quantity) for ln in order.lines], threshold, order.id)
+    publish_order(ctx, "order.paid", order)  # (committing moves nothing out of `available`: no low-stock check)
     return order
 
 

@@ -31,7 +31,7 @@ def await_payment(event, context):
 def mark_paid(event, context):
     from ..services import lifecycle
 
-    return {"status": lifecycle.mark_paid(event["order_id"], _ctx(), config.low_stock_threshold()).status}
+    return {"status": lifecycle.mark_paid(event["order_id"], _ctx()).status}
 
 
 @workers.lambda_function(name="await_shipment")

@@ -89,7 +89,7 @@ def _order(c, qty=2, stock=5, price=1000):
 def _paid(c, **kw):
     order, sku = _order(c, **kw)
     lifecycle.record_payment_status(order.id, "succeeded", c)
-    return lifecycle.mark_paid(order.id, c, threshold=0), sku
+    return lifecycle.mark_paid(order.id, c), sku
 
 
 def test_a_payment_recorded_before_the_workflow_waits_resumes_it_when_it_does(lctx):
@@ -111,7 +111,7 @@ def test_a_workflow_waiting_first_is_resumed_by_the_payment(lctx):
 def test_paying_commits_the_reserved_stock_once(lctx):
     order, sku = _paid(lctx)
     assert order.status == "paid" and ctx_level(lctx, sku) == StockLevel(3, 0)
-    again = lifecycle.mark_paid(order.id, lctx, threshold=0)
+    again = lifecycle.mark_paid(order.id, lctx)
     assert again.status == "paid" and ctx_level(lctx, sku) == StockLevel(3, 0)
     assert lctx.notifier.types().count("order.paid") == 2
     paid_ids = {e.id for e in lctx.notifier.events if e.type == "order.paid"}
@@ -174,7 +174,7 @@ def test_shipping_needs_a_paid_order_and_captures_an_authorized_payment(lctx):
     with pytest.raises(InvalidTransition):
         lifecycle.record_shipment(order.id, "UPS", "1Z", lctx)
     lifecycle.record_payment_status(order.id, "requires_capture", lctx)
-    lifecycle.mark_paid(order.id, lctx, threshold=0)
+    lifecycle.mark_paid(order.id, lctx)
     lifecycle.await_shipment(order.id, "ship-token", lctx)
     lifecycle.record_shipment(order.id, "UPS", "1Z", lctx)
     assert ("succeed", "ship-token") in lctx.workflow.calls
@@ -255,3 +255,24 @@ def test_stalled_orders_are_asked_for_again(lctx):
     assert lifecycle.restart_stalled(later, older_than_seconds=3600) == 1
     lifecycle.await_payment(order.id, "t", lctx)
     assert lifecycle.restart_stalled(later, older_than_seconds=3600) == 0
+
+
+def test_low_stock_is_announced_once_per_crossing_of_the_threshold(lctx):
+    from chalicelib.domain.commands import AdjustStock, SetStock
+    from chalicelib.services import catalog
+
+    sku = random_sku()
+    make_product(lctx, (sku, 100), stock={sku: 50})
+
+    def announced():
+        return [e.data["available"] for e in lctx.notifier.events if e.type == "inventory.low"]
+
+    catalog.set_stock(SetStock(sku, 40), lctx, threshold=5)
+    assert announced() == []
+    catalog.adjust_stock(AdjustStock(sku, -36, "counted"), lctx, threshold=5)
+    assert announced() == [4]
+    catalog.set_stock(SetStock(sku, 3), lctx, threshold=5)  # already below: no news
+    assert announced() == [4]
+    catalog.set_stock(SetStock(sku, 30), lctx, threshold=5)
+    catalog.set_stock(SetStock(sku, 5), lctx, threshold=5)  # a new crossing
+    assert announced() == [4, 5]
