@@ -45,6 +45,42 @@ def _payments():
     return SimulatedGateway()
 
 
+# --- edges the routes and workers need beyond the use cases (so they import no adapter themselves) ---
+
+def run_once(fn, **kwargs):
+    """Idempotency (Powertools, on DynamoDB): see adapters.idempotency.run_once."""
+    from .adapters.idempotency import run_once as run
+
+    return run(fn, **kwargs)
+
+
+class BadStripeSignature(Exception):
+    pass
+
+
+def verify_stripe_event(payload: bytes, signature_header: str | None) -> dict:
+    from .adapters import stripe_gateway
+
+    try:
+        return stripe_gateway.verify_event(payload, signature_header, config.stripe_webhook_secret())
+    except stripe_gateway.BadStripeSignature as exc:
+        raise BadStripeSignature(str(exc)) from None
+
+
+def queue_merchant_event(event: dict) -> None:
+    from .adapters import aws
+
+    aws.send("merchant_events", event)
+
+
+def retry_webhook_later(receipt_handle: str, delay_seconds: int) -> None:
+    """Keeps a failed delivery's message invisible for its backoff before SQS delivers it again."""
+    from .adapters import aws
+
+    aws.client("sqs").change_message_visibility(QueueUrl=aws.queue_url("outbound_webhooks"),
+                                                ReceiptHandle=receipt_handle, VisibilityTimeout=delay_seconds)
+
+
 def reset() -> None:
     """Forget the built context (tests change the environment between runs)."""
     global _context

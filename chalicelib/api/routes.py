@@ -161,8 +161,6 @@ def remove_item(req: Request, cart_id: str, sku: str):
                    status=201, body=s.CheckoutIn, response=s.Checkout, errors=(409, 503),
                    headers={"Idempotency-Key": {"minLength": 1, "maxLength": 255}}, path_patterns=CART_ID)
 def checkout_cart(req: Request, cart_id: str):
-    from ..adapters.idempotency import run_once
-
     def place(payload: dict) -> dict:
         b: s.CheckoutIn = req.body
         a = b.shipping_address
@@ -184,7 +182,7 @@ def checkout_cart(req: Request, cart_id: str):
     place.__name__ = "checkout"
     payload = {"cart_id": cart_id, "key": req.header("Idempotency-Key"), "body": req.body.model_dump(mode="json")}
     try:
-        answer = run_once(place, payload=payload, key_fields="[cart_id, key]", validate="body",
+        answer = wiring.run_once(place, payload=payload, key_fields="[cart_id, key]", validate="body",
                           lambda_context=req.lambda_context)
     except OutOfStock:
         metrics.add_metric(name="CheckoutOutOfStock", unit=MetricUnit.Count, value=1)
@@ -235,13 +233,11 @@ def refund_order(req: Request, order_id: str):
 @hooks.route("POST", "/webhooks/stripe", summary="Stripe events (signed with Stripe-Signature)",
              body=s.StripeEventIn, raw_body=True, response=s.Received)
 def stripe_webhook(req: Request):
-    from ..adapters.idempotency import run_once
-    from ..adapters.stripe_gateway import BadStripeSignature, verify_event
     from ..services import inbound
 
     try:
-        event = verify_event(req.raw_body, req.header("Stripe-Signature"), config.stripe_webhook_secret())
-    except BadStripeSignature as exc:
+        event = wiring.verify_stripe_event(req.raw_body, req.header("Stripe-Signature"))
+    except wiring.BadStripeSignature as exc:
         raise BadRequest(f"invalid Stripe signature: {exc}") from None
 
     def apply(payload: dict) -> dict:
@@ -250,7 +246,8 @@ def stripe_webhook(req: Request):
     apply.__name__ = "stripe_event"
     # Stripe delivers at least once: the same event id is applied once (a copy in flight gets a 409 and
     # Stripe retries it later).
-    run_once(apply, payload={"id": event["id"], "event": event}, key_fields="id", lambda_context=req.lambda_context)
+    wiring.run_once(apply, payload={"id": event["id"], "event": event}, key_fields="id",
+                    lambda_context=req.lambda_context)
     return s.Received(received=True)
 
 
@@ -259,7 +256,6 @@ def stripe_webhook(req: Request):
 def merchant_webhook(req: Request):
     import time
 
-    from ..adapters import aws
     from ..domain import webhooks as signatures
     from ..domain.errors import Unauthenticated
 
@@ -269,7 +265,7 @@ def merchant_webhook(req: Request):
     except signatures.BadSignature as exc:
         raise Unauthenticated(f"invalid Shelf-Signature: {exc}") from None
     event = parse_body(s.MerchantEventIn, req.raw_body)
-    aws.send("merchant_events", event.model_dump(mode="json"))
+    wiring.queue_merchant_event(event.model_dump(mode="json"))
     return s.Received(received=True)
 
 

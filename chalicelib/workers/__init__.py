@@ -82,7 +82,6 @@ def start_order_workflows(event, context):
 
 @workers.lambda_function(name="merchant_events")
 def merchant_events(event, context):
-    from ..adapters.idempotency import run_once
     from ..services import inbound
 
     def handle(record):
@@ -94,8 +93,8 @@ def merchant_events(event, context):
 
         apply.__name__ = "merchant_event"
         # Duplicates by id are ignored: the first outcome is the answer for every later copy.
-        run_once(apply, payload={"id": body["id"], "event": body}, key_fields="id",
-                 lambda_context=context)
+        wiring.run_once(apply, payload={"id": body["id"], "event": body}, key_fields="id",
+                        lambda_context=context)
 
     return _batch(event, context, handle)
 
@@ -104,7 +103,6 @@ def merchant_events(event, context):
 def deliver_webhooks(event, context):
     import time
 
-    from ..adapters import aws
     from ..services import webhooks
 
     def handle(record):
@@ -116,8 +114,7 @@ def deliver_webhooks(event, context):
         except webhooks.DeliveryFailed:
             # Exponential backoff: the message stays invisible longer after each failed attempt.
             delay = webhooks.backoff_seconds(receive_count, config.webhook_backoff_base_seconds())
-            aws.client("sqs").change_message_visibility(QueueUrl=aws.queue_url("outbound_webhooks"),
-                                                        ReceiptHandle=record.receipt_handle, VisibilityTimeout=delay)
+            wiring.retry_webhook_later(record.receipt_handle, delay)
             raise
 
     return _batch(event, context, handle)
