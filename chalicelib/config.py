@@ -66,6 +66,12 @@ def secret(name: str) -> str:
     return get_parameter(parameter, decrypt=True, max_age=300) or ""
 
 
+def token_secret() -> str:
+    """Order access tokens are HMACs of the order id under this secret, so a checkout whose answer was
+    lost can be answered again. Unset: tokens are random, and such a checkout cannot be recovered."""
+    return secret("SHELF_TOKEN_SECRET")
+
+
 def stripe_secret_key() -> str:
     return secret("STRIPE_SECRET_KEY")
 

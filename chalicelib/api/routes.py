@@ -167,7 +167,7 @@ def checkout_cart(req: Request, cart_id: str):
         cmd = PlaceOrder(cart_id=cart_id, idempotency_key=payload["key"], email=str(b.email),
                          shipping_address=Address(name=a.name, line1=a.line1, line2=a.line2, city=a.city,
                                                   postal_code=a.postal_code, country=a.country, region=a.region))
-        result = checkout.place_order(cmd, ctx())
+        result = checkout.place_order(cmd, ctx(), token_secret=config.token_secret())
         try:
             lifecycle.after_checkout(result.order, ctx(), config.low_stock_threshold())
         except Exception:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import secrets
 from datetime import datetime, timezone
 from typing import Callable
@@ -24,6 +25,12 @@ def derived_id(prefix: str, *parts: str) -> str:
 
 def new_secret(prefix: str, nbytes: int = 32) -> str:
     return f"{prefix}_{secrets.token_urlsafe(nbytes)}"
+
+
+def keyed_secret(prefix: str, key: str, value: str) -> str:
+    """A secret only the holder of `key` can compute for `value` (HMAC-SHA256), the same every time."""
+    mac = hmac.new(key.encode(), value.encode(), hashlib.sha256).digest()
+    return f"{prefix}_{base64.urlsafe_b64encode(mac).decode().rstrip('=')}"
 
 
 def sha256_hex(value: str) -> str:

@@ -44,6 +44,7 @@ class Payment:
     payment_intent_id: str
     status: str
     client_secret: str = ""
+    idempotency_key: str = ""  # the key the intent was created with: asking again returns the same intent
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import pytest
 
 from tools.webhook import stripe_event
 
-from .fixtures import assert_problem, money, shop_fixture  # noqa: F401
+from .fixtures import CHECKOUT_BODY, assert_problem, money, shop_fixture  # noqa: F401
 from .workflow_helpers import (
     admin_order,
     eventually,
@@ -295,3 +295,24 @@ def test_a_redelivered_start_message_starts_nothing_twice(shop, stack):
     assert len(runs) == 1 and runs[0]["status"] == "RUNNING"
     pay(shop, order)
     wait_status(shop, order["id"], "paid")
+
+
+def test_a_checkout_whose_stored_answer_is_gone_gets_the_same_answer(shop, stack):
+    """The idempotency record is lost (the function died before storing it, or it expired): the same
+    request still answers 201 with the same order and access token, and reserves nothing twice."""
+    import os
+
+    import boto3
+
+    product = shop.create_product(700, stock=5)
+    sku = product["variants"][0]["sku"]
+    cart = shop.cart_with((sku, 2))
+    first = shop.checkout(cart["id"], key="lost-answer", expect=201).json()
+    table = boto3.resource("dynamodb").Table(os.environ["SHELF_IDEMPOTENCY_TABLE"])
+    for item in table.scan()["Items"]:
+        table.delete_item(Key={"id": item["id"]})
+    again = shop.checkout(cart["id"], key="lost-answer", expect=201).json()
+    assert again == first
+    assert shop.stock(sku)["reserved"] == 2
+    other = shop.checkout(cart["id"], key="lost-answer", body={**CHECKOUT_BODY, "email": "eve@example.com"})
+    assert_problem(other, 409)

@@ -177,3 +177,55 @@ def test_an_order_is_invisible_with_another_orders_token(ctx):
     theirs = _place(ctx, _cart(ctx, **{sku: 1}))
     with pytest.raises(NotFound):
         orders.get_order_for_token(theirs.order.id, mine.access_token, ctx)
+
+
+def test_a_checkout_whose_answer_was_lost_is_answered_again_with_the_same_token(ctx):
+    """The function died after the transaction, before the idempotency record stored its answer: the
+    same request must still get the order, the same access token and the payment's client secret."""
+    sku = random_sku()
+    make_product(ctx, (sku, 100), stock={sku: 5})
+    cart_id = _cart(ctx, **{sku: 2})
+    cmd = PlaceOrder(cart_id, "k", "ada@example.com", ADDRESS)
+    first = place_order(cmd, ctx, token_secret="s3cret")
+    again = place_order(cmd, ctx, token_secret="s3cret")
+    assert again.order.id == first.order.id and again.access_token == first.access_token
+    assert again.payment.payment_intent_id == first.payment.payment_intent_id
+    assert again.payment.client_secret == first.payment.client_secret
+    assert ctx.inventory.get(sku) == StockLevel(5, 2), "nothing reserved twice"
+    with pytest.raises(IdempotencyKeyReused):
+        place_order(PlaceOrder(cart_id, "k", "eve@example.com", ADDRESS), ctx, token_secret="s3cret")
+    with pytest.raises(CartNotOpen):
+        place_order(PlaceOrder(cart_id, "other-key", "ada@example.com", ADDRESS), ctx, token_secret="s3cret")
+
+
+def test_without_a_token_secret_a_lost_answer_cannot_be_given_again(ctx):
+    sku = random_sku()
+    make_product(ctx, (sku, 100), stock={sku: 5})
+    cart_id = _cart(ctx, **{sku: 1})
+    cmd = PlaceOrder(cart_id, "k", "ada@example.com", ADDRESS)
+    place_order(cmd, ctx)
+    with pytest.raises(CartNotOpen):
+        place_order(cmd, ctx)
+
+
+def test_an_attempt_that_fails_cancels_its_intent_and_a_retry_gets_a_new_one(ctx):
+    from chalicelib.adapters.payments import SimulatedGateway
+
+    class Recording(SimulatedGateway):
+        canceled: list = []
+
+        def cancel_intent(self, payment_intent_id, idempotency_key):
+            self.canceled.append(payment_intent_id)
+
+    from dataclasses import replace
+
+    c = replace(ctx, payments=Recording())
+    sku = random_sku()
+    make_product(c, (sku, 100), stock={sku: 1})
+    cart_id = _cart(c, **{sku: 1})
+    c.inventory.set_on_hand(sku, 0)
+    with pytest.raises(OutOfStock):
+        _place(c, cart_id)
+    c.inventory.set_on_hand(sku, 1)
+    placed = _place(c, cart_id).order
+    assert Recording.canceled and placed.payment.payment_intent_id not in Recording.canceled

@@ -108,3 +108,11 @@ class TestTime:
         assert re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z", text)
         parsed = datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
         assert parsed == at.replace(microsecond=0)
+
+
+def test_a_keyed_secret_is_the_same_for_the_same_key_and_value_and_differs_otherwise():
+    from chalicelib.domain.ids import keyed_secret
+
+    token = keyed_secret("ot", "k1", "ord_a")
+    assert token == keyed_secret("ot", "k1", "ord_a") and token.startswith("ot_") and len(token) >= 40
+    assert token != keyed_secret("ot", "k2", "ord_a") and token != keyed_secret("ot", "k1", "ord_b")
