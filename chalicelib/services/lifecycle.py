@@ -127,9 +127,24 @@ def record_payment_status(order_id: str, status: str, ctx: Context) -> Order:
         return order.with_payment_status(status, ctx.clock()), []
 
     order = _update(order_id, ctx, record)
+    if order.status == CANCELED and status in PAYMENT_SETTLED and order.payment.status != "refunded":
+        return _return_late_payment(order, status, ctx)
     if ctx.workflow is not None:
         _resume_payment(order, ctx)
     return order
+
+
+def _return_late_payment(order: Order, status: str, ctx: Context) -> Order:
+    """Money (or an authorization) arrived for an order already canceled, e.g. at its payment timeout:
+    it goes straight back. The order stays canceled."""
+    if status == "succeeded":
+        ctx.payments.refund(order.payment.payment_intent_id, order.refundable, f"{order.id}:late-refund")
+        settled = "refunded"
+    else:
+        ctx.payments.cancel_intent(order.payment.payment_intent_id, f"{order.id}:late-cancel")
+        settled = "canceled"
+    return _update(order.id, ctx, lambda o: None if o.payment.status == settled
+                   else (o.with_payment_status(settled, ctx.clock()), []))
 
 
 def mark_paid(order_id: str, ctx: Context) -> Order:
@@ -239,8 +254,15 @@ def _settle_canceled_payment(order: Order, ctx: Context) -> Order:
         settled = "refunded"
     else:
         # Not captured (never paid, or authorized only): cancel the intent; no money moved.
-        ctx.payments.cancel_intent(order.payment.payment_intent_id, f"{order.id}:cancel")
-        settled = "canceled"
+        try:
+            ctx.payments.cancel_intent(order.payment.payment_intent_id, f"{order.id}:cancel")
+            settled = "canceled"
+        except PaymentGatewayError as exc:
+            if exc.code != "payment_intent_unexpected_state":
+                raise
+            # The shopper paid while we were canceling (its webhook is still on the way): refund instead.
+            ctx.payments.refund(order.payment.payment_intent_id, order.refundable, f"{order.id}:cancel-refund")
+            settled = "refunded"
     return _update(order.id, ctx, lambda o: None if o.payment.status == settled
                    else (o.with_payment_status(settled, ctx.clock()), []))
 

@@ -316,3 +316,14 @@ def test_a_checkout_whose_stored_answer_is_gone_gets_the_same_answer(shop, stack
     assert shop.stock(sku)["reserved"] == 2
     other = shop.checkout(cart["id"], key="lost-answer", body={**CHECKOUT_BODY, "email": "eve@example.com"})
     assert_problem(other, 409)
+
+
+def test_a_payment_that_arrives_after_the_timeout_is_refunded(shop, stack, monkeypatch):
+    monkeypatch.setenv("PAYMENT_TIMEOUT_SECONDS", "1")
+    order, _, sku = _placed(shop)
+    settled(shop, order["id"], "canceled")
+    pay(shop, order)  # the shopper's payment went through just too late
+    late = eventually(lambda: (o := admin_order(shop, order["id"]))["payment"]["status"] == "refunded" and o,
+                      what="the late payment to be refunded")
+    assert late["status"] == "canceled"
+    assert shop.stock(sku) == {"sku": sku, "on_hand": 5, "reserved": 0, "available": 5}

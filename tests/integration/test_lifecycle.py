@@ -276,3 +276,29 @@ def test_low_stock_is_announced_once_per_crossing_of_the_threshold(lctx):
     catalog.set_stock(SetStock(sku, 30), lctx, threshold=5)
     catalog.set_stock(SetStock(sku, 5), lctx, threshold=5)  # a new crossing
     assert announced() == [4, 5]
+
+
+@pytest.mark.parametrize("late,expected,call", [("succeeded", "refunded", "refund"),
+                                                ("requires_capture", "canceled", "cancel")])
+def test_a_payment_arriving_after_the_order_was_canceled_goes_back(lctx, late, expected, call):
+    order, sku = _order(lctx)
+    lifecycle.compensate(order.id, lctx, error="States.Timeout")  # the payment timeout canceled it
+    lctx.payments.calls.clear()
+    after = lifecycle.record_payment_status(order.id, late, lctx)
+    assert after.status == "canceled" and after.payment.status == expected
+    assert [c[0] for c in lctx.payments.calls] == [call]
+    assert ctx_level(lctx, sku) == StockLevel(5, 0)
+    again = lifecycle.record_payment_status(order.id, late, lctx)
+    assert again.payment.status == expected
+    assert len({c[-1] for c in lctx.payments.calls}) == 1, "a repeat asks the provider with the same key"
+
+
+def test_an_intent_that_succeeded_while_being_canceled_is_refunded_instead(lctx):
+    order, sku = _order(lctx)
+    lctx.payments.fail_next("cancel_intent", PaymentGatewayError(
+        "already succeeded", retryable=False, code="payment_intent_unexpected_state"))
+    canceled = lifecycle.compensate(order.id, lctx, error="States.Timeout")
+    assert canceled == "canceled"
+    assert lctx.orders.get(order.id).payment.status == "refunded"
+    assert [c[0] for c in lctx.payments.calls] == ["refund"]
+    assert ctx_level(lctx, sku) == StockLevel(5, 0)
