@@ -142,3 +142,8 @@ def webhook_timeout_seconds() -> float:
 def reconcile_after_seconds() -> int:
     """A pending order whose workflow has not started this long after checkout is started again."""
     return _int("SHELF_RECONCILE_AFTER_SECONDS", 120)
+
+
+def webhook_secrets_key() -> str:
+    """The KMS key that encrypts webhook endpoints' signing secrets (stack output WebhookSecretsKeyArn)."""
+    return _env("SHELF_WEBHOOK_SECRETS_KEY_ARN")

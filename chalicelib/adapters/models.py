@@ -157,7 +157,7 @@ class WebhookEndpointModel(Model):
     endpoint_id = UnicodeAttribute(hash_key=True)
     url = UnicodeAttribute()
     events = ListAttribute(of=UnicodeAttribute)
-    secret = UnicodeAttribute()
+    secret_ciphertext = UnicodeAttribute()  # base64 KMS ciphertext, bound to the endpoint id
     created_at = UnicodeAttribute()
 
 

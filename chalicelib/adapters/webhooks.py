@@ -1,11 +1,14 @@
 """Webhook endpoints, deliveries and inbound events on DynamoDB; outbound HTTP with `requests`."""
 from __future__ import annotations
 
+import base64
 import socket
 from datetime import timedelta
+from functools import lru_cache
 
 from pynamodb.exceptions import DeleteError, DoesNotExist, PutError
 
+from .. import config
 from ..domain.ids import utc_now
 from ..services import ports
 from ..services.ports import Delivery, Page, StaleWrite, WebhookEndpoint
@@ -18,9 +21,23 @@ _KEEP_DELIVERIES = timedelta(days=30)
 _KEEP_INBOUND = timedelta(days=90)
 
 
+def _encrypt(endpoint_id: str, secret: str) -> str:
+    """Signing secrets are stored encrypted with KMS (they must be read back to sign, so no hash will do);
+    the endpoint id is the encryption context, so a ciphertext copied onto another endpoint won't open."""
+    blob = aws.client("kms").encrypt(KeyId=config.webhook_secrets_key(), Plaintext=secret.encode(),
+                                     EncryptionContext={"endpoint_id": endpoint_id})["CiphertextBlob"]
+    return base64.b64encode(blob).decode()
+
+
+@lru_cache(maxsize=256)
+def _decrypt(endpoint_id: str, ciphertext: str) -> str:
+    return aws.client("kms").decrypt(CiphertextBlob=base64.b64decode(ciphertext),
+                                     EncryptionContext={"endpoint_id": endpoint_id})["Plaintext"].decode()
+
+
 def _endpoint_from(m: WebhookEndpointModel) -> WebhookEndpoint:
-    return WebhookEndpoint(id=m.endpoint_id, url=m.url, events=tuple(m.events or ()), secret=m.secret,
-                           created_at=m.created_at)
+    return WebhookEndpoint(id=m.endpoint_id, url=m.url, events=tuple(m.events or ()),
+                           secret=_decrypt(m.endpoint_id, m.secret_ciphertext), created_at=m.created_at)
 
 
 def _delivery_from(m: WebhookDeliveryModel) -> Delivery:
@@ -42,8 +59,9 @@ def _delivery_model(d: Delivery) -> WebhookDeliveryModel:
 class DynamoWebhooks(ports.Webhooks):
     def add_endpoint(self, endpoint: WebhookEndpoint) -> None:
         bind()
-        WebhookEndpointModel(endpoint.id, url=endpoint.url, events=list(endpoint.events), secret=endpoint.secret,
-                             created_at=endpoint.created_at).save(WebhookEndpointModel.endpoint_id.does_not_exist())
+        WebhookEndpointModel(endpoint.id, url=endpoint.url, events=list(endpoint.events),
+                             secret_ciphertext=_encrypt(endpoint.id, endpoint.secret), created_at=endpoint.created_at
+                             ).save(WebhookEndpointModel.endpoint_id.does_not_exist())
 
     def endpoints(self) -> list[WebhookEndpoint]:
         bind()
