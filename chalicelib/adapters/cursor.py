@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import itertools
 import json
 
 from ..domain.errors import FieldError, Invalid
@@ -31,3 +32,13 @@ def decode(cursor: str | None, *, keys: set[str], fixed: dict[str, str]) -> dict
     if not ok:
         raise Invalid("invalid cursor", [FieldError("cursor", "not a cursor this listing returned")])
     return key
+
+
+def page(results, limit: int, key_names: set[str]) -> tuple[list, str | None]:
+    """Up to `limit` items, and a cursor only when more exist: the query asks for one item more than it
+    returns, so the last page never points at an empty one (as DynamoDB's LastEvaluatedKey can)."""
+    items = list(itertools.islice(results, limit + 1))
+    if len(items) <= limit:
+        return items, None
+    last = items[limit - 1]
+    return items[:limit], encode({name: {"S": getattr(last, name)} for name in sorted(key_names)})

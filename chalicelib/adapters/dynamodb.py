@@ -190,11 +190,12 @@ class DynamoCatalog(ports.Catalog):
             partition = {"status": status}
             index = ProductModel.by_status
             hash_value = status
-        start = cursors.decode(cursor, keys={"product_id", "created_key", *partition}, fixed=partition)
-        result = index.query(hash_value, scan_index_forward=False, limit=limit, last_evaluated_key=start)
-        models = list(result)
+        keys = {"product_id", "created_key", *partition}
+        start = cursors.decode(cursor, keys=keys, fixed=partition)
+        models, next_cursor = cursors.page(
+            index.query(hash_value, scan_index_forward=False, limit=limit + 1, last_evaluated_key=start), limit, keys)
         skus = _batch_skus([s for m in models for s in m.skus])
-        return Page([_stocked(m, skus) for m in models], cursors.encode(result.last_evaluated_key))
+        return Page([_stocked(m, skus) for m in models], next_cursor)
 
     def sku_info(self, skus: list[str]) -> dict[str, SkuInfo]:
         return {s: SkuInfo(sku=s, product_id=m.product_id, title=f"{m.product_title} - {m.title}",
@@ -438,11 +439,11 @@ class DynamoOrders(ports.Orders):
             partition, index = {"status": status}, OrderModel.by_status
         else:
             partition, index = {"kind": "order"}, OrderModel.by_created
-        start = cursors.decode(cursor, keys={"order_id", "created_key", *partition}, fixed=partition)
-        result = index.query(next(iter(partition.values())), scan_index_forward=False, limit=limit,
-                             last_evaluated_key=start)
-        items = [_order_from(m) for m in result]
-        return Page(items, cursors.encode(result.last_evaluated_key))
+        keys = {"order_id", "created_key", *partition}
+        start = cursors.decode(cursor, keys=keys, fixed=partition)
+        models, next_cursor = cursors.page(index.query(next(iter(partition.values())), scan_index_forward=False,
+                                                       limit=limit + 1, last_evaluated_key=start), limit, keys)
+        return Page([_order_from(m) for m in models], next_cursor)
 
 
 # --- API keys ------------------------------------------------------------------------------------

@@ -116,12 +116,13 @@ class DynamoWebhooks(ports.Webhooks):
     def deliveries(self, *, status: str | None, limit: int, cursor: str | None) -> Page[Delivery]:
         bind()
         partition = {"kind": "delivery"}
-        start = cursors.decode(cursor, keys={"delivery_id", "created_key", "kind"}, fixed=partition)
+        keys = {"delivery_id", "created_key", "kind"}
+        start = cursors.decode(cursor, keys=keys, fixed=partition)
         condition = (WebhookDeliveryModel.status == status) if status else None
-        result = WebhookDeliveryModel.by_created.query("delivery", scan_index_forward=False, limit=limit,
-                                                       last_evaluated_key=start, filter_condition=condition)
-        items = [_delivery_from(m) for m in result]
-        return Page(items, cursors.encode(result.last_evaluated_key))
+        models, next_cursor = cursors.page(WebhookDeliveryModel.by_created.query(
+            "delivery", scan_index_forward=False, limit=limit + 1, last_evaluated_key=start,
+            filter_condition=condition), limit, keys)
+        return Page([_delivery_from(m) for m in models], next_cursor)
 
     def enqueue(self, delivery_id: str, delay_seconds: int = 0) -> None:
         aws.send("outbound_webhooks", {"delivery_id": delivery_id}, delay_seconds)

@@ -56,6 +56,20 @@ def test_listing_pages_through_every_active_product_newest_first_and_filters_by_
     assert sorted(p.product.id for p in mugs) == sorted(ids[1::2])
 
 
+def test_the_last_page_has_no_cursor_and_no_page_is_empty(ctx):
+    for _ in range(4):
+        make_product(ctx, (random_sku(), 100), category="exact")
+    sizes, cursor = [], None
+    while True:
+        page = catalog.list_products(ctx, category="exact", limit=2, cursor=cursor)
+        sizes.append(len(page.items))
+        cursor = page.next_cursor
+        if not cursor:
+            break
+    assert sizes == [2, 2]
+    assert catalog.list_products(ctx, category="exact", limit=4, cursor=None).next_cursor is None
+
+
 def test_a_cursor_from_another_listing_or_garbage_is_refused(ctx):
     for i in range(3):
         make_product(ctx, (random_sku(), 100), category="tees")
