@@ -5,7 +5,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from pynamodb.connection import Connection
-from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
+from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from ..domain.cart import Cart, PricedLine
@@ -39,6 +39,27 @@ def _version(version: int) -> dict:
 
 def _conditional_failure(exc: Exception) -> bool:
     return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
+
+
+def find(model_cls, key):
+    """The item with that key, or None."""
+    bind()
+    try:
+        return model_cls.get(key)
+    except DoesNotExist:
+        return None
+
+
+def written(write) -> bool:
+    """Runs a conditional write; False when its condition did not hold (other failures raise)."""
+    bind()
+    try:
+        write()
+    except (PutError, DeleteError, UpdateError) as exc:
+        if _conditional_failure(exc):
+            return False
+        raise
+    return True
 
 
 @dataclass
@@ -172,12 +193,8 @@ class DynamoCatalog(ports.Catalog):
             "the variants cannot change that way", errors)
 
     def get(self, product_id: str) -> ports.StockedProduct | None:
-        bind()
-        try:
-            model = ProductModel.get(product_id)
-        except DoesNotExist:
-            return None
-        return _stocked(model, _batch_skus(model.skus))
+        model = find(ProductModel, product_id)
+        return None if model is None else _stocked(model, _batch_skus(model.skus))
 
     def list(self, *, status: str, category: str | None, limit: int,
              cursor: str | None) -> Page[ports.StockedProduct]:
@@ -305,21 +322,13 @@ class DynamoCarts(ports.Carts):
         _cart_model(cart).save(CartModel.cart_id.does_not_exist())
 
     def get(self, cart_id: str) -> Cart | None:
-        bind()
-        try:
-            return _cart_from(CartModel.get(cart_id))
-        except DoesNotExist:
-            return None
+        model = find(CartModel, cart_id)
+        return None if model is None else _cart_from(model)
 
     def save(self, cart: Cart) -> Cart:
-        bind()
         model = _cart_model(cart)
-        try:
-            model.save(CartModel.cart_id.exists())
-        except PutError as exc:
-            if _conditional_failure(exc):
-                raise StaleWrite(cart.id) from exc
-            raise
+        if not written(lambda: model.save(CartModel.cart_id.exists())):
+            raise StaleWrite(cart.id)
         return _cart_from(model)
 
 
@@ -427,11 +436,8 @@ class DynamoOrders(ports.Orders):
         return self.get(order.id)
 
     def get(self, order_id: str) -> Order | None:
-        bind()
-        try:
-            return _order_from(OrderModel.get(order_id))
-        except DoesNotExist:
-            return None
+        model = find(OrderModel, order_id)
+        return None if model is None else _order_from(model)
 
     def list(self, *, status: str | None, limit: int, cursor: str | None) -> Page[Order]:
         bind()
@@ -450,10 +456,8 @@ class DynamoOrders(ports.Orders):
 
 class DynamoApiKeys(ports.ApiKeys):
     def get(self, key_hash: str) -> ports.ApiKey | None:
-        bind()
-        try:
-            m = ApiKeyModel.get(key_hash)
-        except DoesNotExist:
+        m = find(ApiKeyModel, key_hash)
+        if m is None:
             return None
         return ports.ApiKey(key_hash=m.key_hash, name=m.name, scopes=frozenset(m.scopes or ()),
                             revoked=bool(m.revoked))

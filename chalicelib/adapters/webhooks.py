@@ -6,15 +6,13 @@ import socket
 from datetime import timedelta
 from functools import lru_cache
 
-from pynamodb.exceptions import DeleteError, DoesNotExist, PutError
-
 from .. import config
 from ..domain.ids import utc_now
 from ..services import ports
 from ..services.ports import Delivery, Page, StaleWrite, WebhookEndpoint
 from . import aws
 from . import cursor as cursors
-from .dynamodb import _conditional_failure, _version
+from .dynamodb import _version, find, written
 from .models import InboundEventModel, WebhookDeliveryModel, WebhookEndpointModel, bind
 
 _KEEP_DELIVERIES = timedelta(days=30)
@@ -69,48 +67,24 @@ class DynamoWebhooks(ports.Webhooks):
         return sorted((_endpoint_from(m) for m in WebhookEndpointModel.scan()), key=lambda e: (e.created_at, e.id))
 
     def endpoint(self, endpoint_id: str) -> WebhookEndpoint | None:
-        bind()
-        try:
-            return _endpoint_from(WebhookEndpointModel.get(endpoint_id))
-        except DoesNotExist:
-            return None
+        model = find(WebhookEndpointModel, endpoint_id)
+        return None if model is None else _endpoint_from(model)
 
     def remove_endpoint(self, endpoint_id: str) -> bool:
-        bind()
-        try:
-            WebhookEndpointModel(endpoint_id).delete(WebhookEndpointModel.endpoint_id.exists())
-        except DeleteError as exc:
-            if _conditional_failure(exc):
-                return False
-            raise
-        return True
+        return written(lambda: WebhookEndpointModel(endpoint_id).delete(WebhookEndpointModel.endpoint_id.exists()))
 
     def add_delivery(self, delivery: Delivery) -> bool:
-        bind()
-        try:
-            _delivery_model(delivery).save(WebhookDeliveryModel.delivery_id.does_not_exist())
-        except PutError as exc:
-            if _conditional_failure(exc):
-                return False
-            raise
-        return True
+        model = _delivery_model(delivery)
+        return written(lambda: model.save(WebhookDeliveryModel.delivery_id.does_not_exist()))
 
     def delivery(self, delivery_id: str) -> Delivery | None:
-        bind()
-        try:
-            return _delivery_from(WebhookDeliveryModel.get(delivery_id))
-        except DoesNotExist:
-            return None
+        model = find(WebhookDeliveryModel, delivery_id)
+        return None if model is None else _delivery_from(model)
 
     def save_delivery(self, delivery: Delivery) -> Delivery:
-        bind()
         model = _delivery_model(delivery)
-        try:
-            model.save(WebhookDeliveryModel.delivery_id.exists())
-        except PutError as exc:
-            if _conditional_failure(exc):
-                raise StaleWrite(delivery.id) from exc
-            raise
+        if not written(lambda: model.save(WebhookDeliveryModel.delivery_id.exists())):
+            raise StaleWrite(delivery.id)
         return _delivery_from(model)
 
     def deliveries(self, *, status: str | None, limit: int, cursor: str | None) -> Page[Delivery]:
@@ -136,10 +110,8 @@ class DynamoInboundEvents(ports.InboundEvents):
                           expires_at=utc_now() + _KEEP_INBOUND).save()
 
     def get(self, source: str, event_id: str) -> ports.InboundEvent | None:
-        bind()
-        try:
-            m = InboundEventModel.get(f"{source}#{event_id}")
-        except DoesNotExist:
+        m = find(InboundEventModel, f"{source}#{event_id}")
+        if m is None:
             return None
         return ports.InboundEvent(source=m.source, id=m.event_id, type=m.type, outcome=m.outcome,
                                   detail=m.detail or "")

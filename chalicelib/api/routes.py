@@ -119,7 +119,11 @@ def set_stock(req: Request, sku: str):
              body=s.StockAdjustment, response=s.Stock, scope="inventory:write", errors=(409,), path_patterns=SKU)
 def adjust_stock(req: Request, sku: str):
     cmd = AdjustStock(sku, req.body.delta, req.body.reason)
-    return present.stock(sku, catalog.adjust_stock(cmd, ctx(), threshold=config.low_stock_threshold()))
+    level = catalog.adjust_stock(cmd, ctx(), threshold=config.low_stock_threshold())
+    # The reason is kept in the structured log (there is no adjustment history table yet).
+    logger.info("stock adjusted", extra={"sku": sku, "delta": cmd.delta, "reason": cmd.reason,
+                                         "on_hand": level.on_hand, "merchant": req.merchant.name})
+    return present.stock(sku, level)
 
 
 # --- carts -------------------------------------------------------------------------------------------
