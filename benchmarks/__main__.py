@@ -1,4 +1,4 @@
-"""`make bench`: what a cold start imports, and how checkout performs on the local stack.
+"""`make bench`: what a cold start imports, how checkout performs on the local stack, and what an order costs in AWS.
 
 Timings on a shared machine are noisy, so each figure is reported next to a baseline measured in the
 same run (a ratio), and nothing here passes or fails: it prints, for a person to compare over time.
@@ -79,8 +79,14 @@ def checkout_latency(n: int = 40, concurrency: int = 10) -> dict:
 
 
 def main() -> int:
-    results = {"cold start": cold_import(), "checkout on the local stack": checkout_latency()}
+    from . import cost
+
+    orders = cost.report(n=10)
+    results = {"cold start": cold_import(), "checkout on the local stack": checkout_latency(),
+               "AWS cost per order (counted on the local stack, priced at us-east-1 list prices)": orders}
     print(json.dumps(results, indent=2))
+    for label, figures in orders.items():
+        print(f"{label}: cost per 1M orders: ${figures['cost per 1M orders ($)']:.2f}")
     return 0
 
 
