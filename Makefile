@@ -17,8 +17,12 @@ lint: $(INSTALLED)
 	$(VENV)/bin/cfn-lint
 	$(VENV)/bin/ruff check .
 
-bench: $(INSTALLED)
+bench: $(INSTALLED) $(VENV)/.bench-installed
 	$(PY) -m benchmarks
+
+$(VENV)/.bench-installed: requirements-bench.txt $(INSTALLED)
+	$(PIP) install -r requirements-bench.txt -c constraints.txt
+	touch $@
 
 clean:
 	rm -rf $(VENV)
