@@ -147,3 +147,18 @@ def reconcile_after_seconds() -> int:
 def webhook_secrets_key() -> str:
     """The KMS key that encrypts webhook endpoints' signing secrets (stack output WebhookSecretsKeyArn)."""
     return _env("SHELF_WEBHOOK_SECRETS_KEY_ARN")
+
+
+def docs_enabled() -> bool:
+    """`GET /docs` (Swagger UI over /openapi.json). On unless SHELF_DOCS is 0/false/no/off."""
+    return _env("SHELF_DOCS", "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def stripe_publishable_key() -> str:
+    """The pk_... key a storefront hands to Stripe.js; not a secret."""
+    return _env("STRIPE_PUBLISHABLE_KEY")
+
+
+def stripe_js_url() -> str:
+    """Where a storefront loads Stripe.js from: Stripe's own, or localstripe's stand-in offline."""
+    return _env("SHELF_STRIPE_JS_URL", "https://js.stripe.com/v3/")

@@ -30,7 +30,7 @@ from chalice.local import ChaliceRequestHandler, ForbiddenError, LocalChalice, L
 from moto.core.base_backend import BackendDict
 from moto.core.config import default_user_config
 
-from . import infra, runtime
+from . import infra, pages, runtime
 from .moto_server import LockedMotoServer
 
 REPO_ROOT = infra.REPO_ROOT
@@ -333,6 +333,8 @@ class LocalStack:
         lines = [
             f"Shelf local stack, stage {self.stage!r}",
             f"  API           {self.url}",
+            f"  storefront    {self.url}/",
+            f"  API reference {self.url}/docs",
             f"  merchant key  {self.admin_api_key}{key_note}",
             "                Authorization: Bearer <key>",
             f"  moto          {self.moto_url}   (aws --endpoint-url {self.moto_url} --region {infra.REGION} ...)",
@@ -367,6 +369,13 @@ class AnyMethodRequestHandler(ChaliceRequestHandler):
         if name.startswith("do_"):
             return self._generic_handle
         raise AttributeError(name)
+
+    def _generic_handle(self) -> None:
+        # The storefront and the simulated "pay" action are the local stack's own, never the app's.
+        if not pages.handle(self):
+            super()._generic_handle()
+
+    do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = do_PATCH = do_OPTIONS = _generic_handle
 
     def _send_error_response(self, error: Any) -> None:
         # An unknown route: API Gateway's MISSING_AUTHENTICATION_TOKEN, answered as infra/events.yaml says.
