@@ -203,7 +203,7 @@ function renderCart() {
   const unavailable = cart && cart.unavailable_skus && cart.unavailable_skus.length
     ? el("p", { class: "warning", text: `No longer available: ${cart.unavailable_skus.map((s) => state.names[s] || s).join(", ")}` })
     : null;
-  $("#cart-summary").replaceChildren(...(cart && !empty ? [breakdown(cart), unavailable] : []));
+  $("#cart-summary").replaceChildren(...(cart && !empty ? [breakdown(cart), unavailable].filter(Boolean) : []));
   const discount = cart && cart.discount;
   $("#discount-remove").hidden = !discount;
   if (discount) $("#discount-code").value = discount.code;
@@ -222,7 +222,7 @@ function breakdown(priced) {
   }
   if (priced.tax_total) rows.push([priced.prices_include_tax ? "Tax included" : "Tax", priced.tax_total]);
   return el("dl", { class: "totals" },
-    rows.map(([label, value]) => [el("dt", { text: label }), el("dd", { text: money(value) })]),
+    rows.flatMap(([label, value]) => [el("dt", { text: label }), el("dd", { text: money(value) })]),
     el("dt", { class: "total", text: "Total" }), el("dd", { class: "total", "data-total": "", text: money(priced.total) }));
 }
 
@@ -315,6 +315,7 @@ async function placeOrder(event) {
     localStorage.removeItem(CART_KEY);
     state.cart = null;
     $("#cart-count").textContent = "0";
+    renderCart();
     notify("");
     location.hash = `#/orders/${result.order.id}`;
   } catch (error) {
