@@ -61,17 +61,26 @@ def content_security_policy() -> str:
 def handle(handler: Any) -> bool:
     """Answers the request if it is one of ours; False hands it on to the Chalice app."""
     path = urllib.parse.urlsplit(handler.path).path
-    if handler.command in ("GET", "HEAD") and (path == "/" or path.startswith("/storefront/")):
+    ours = path in ("/", SIMULATED_PAY) or path.startswith("/storefront/")
+    if not ours:
+        return False
+    # Read the body whatever the method, so a kept-alive connection stays in step; the API's size limit holds.
+    length = int(handler.headers.get("Content-Length") or 0)
+    if length > config.max_body_bytes():
+        handler.close_connection = True
+        _send(handler, 413, {"type": "payload_too_large", "title": "Request body too large", "status": 413,
+                             "detail": f"the body may be at most {config.max_body_bytes()} bytes"})
+        return True
+    body = handler.rfile.read(length) if length > 0 else b""
+    if path == SIMULATED_PAY and handler.command == "POST":
+        _simulated_pay(handler, body)
+    elif path != SIMULATED_PAY and handler.command in ("GET", "HEAD"):
         _serve_static(handler, path)
-        return True
-    if path == SIMULATED_PAY:
-        if handler.command != "POST":
-            _send(handler, 405, {"type": "method_not_allowed", "title": "Method not allowed", "status": 405,
-                                 "detail": "POST only"}, headers={"Allow": "POST"})
-        else:
-            _simulated_pay(handler)
-        return True
-    return False
+    else:
+        allowed = "POST" if path == SIMULATED_PAY else "GET, HEAD"
+        _send(handler, 405, {"type": "method_not_allowed", "title": "Method not allowed", "status": 405,
+                             "detail": f"{allowed} only"}, headers={"Allow": allowed})
+    return True
 
 
 def _serve_static(handler: Any, path: str) -> None:
@@ -91,19 +100,15 @@ def _serve_static(handler: Any, path: str) -> None:
     _write(handler, 200, file.read_bytes(), headers)
 
 
-def _simulated_pay(handler: Any) -> None:
+def _simulated_pay(handler: Any, raw: bytes) -> None:
     from tools.webhook import post, sign, stripe_event
 
     def fail(status: int, detail: str) -> None:
         _send(handler, status, {"type": "simulated_pay_failed", "title": "Simulated payment failed",
                                 "status": status, "detail": detail})
 
-    length = int(handler.headers.get("Content-Length") or 0)
-    if length > config.max_body_bytes():
-        fail(413, "body too large")
-        return
     try:
-        body = json.loads(handler.rfile.read(length) or b"{}")
+        body = json.loads(raw or b"{}")
         order_id, token = str(body["order_id"]), str(body["access_token"])
     except (ValueError, KeyError, TypeError):
         fail(400, 'send {"order_id", "access_token"}')

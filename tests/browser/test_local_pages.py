@@ -51,3 +51,14 @@ def test_the_simulated_payment_needs_the_order_token(shop):
     paid = requests.post(f"{shop.url}/_local/simulated-pay", timeout=30,
                          json={"order_id": order_id, "access_token": checkout.json()["access_token"]})
     assert paid.status_code == 200, paid.text
+
+
+def test_a_body_on_a_page_request_is_read_or_refused_like_the_api_does(shop):
+    with requests.Session() as session:  # one kept-alive connection
+        assert session.get(f"{shop.url}/", data=b"x" * 100, timeout=30).status_code == 200
+        assert session.get(f"{shop.url}/storefront/style.css", timeout=30).status_code == 200
+        too_large = session.get(f"{shop.url}/", data=b"x" * (70 * 1024), timeout=30)
+        assert too_large.status_code == 413
+        assert too_large.headers["Content-Type"] == "application/problem+json"
+        assert session.get(f"{shop.url}/health", timeout=30).json() == {"status": "ok"}
+    assert requests.delete(f"{shop.url}/", timeout=30).status_code == 405
