@@ -415,6 +415,7 @@ async function main() {
   state.config = await fetch("/storefront/config.json").then((r) => (r.ok ? r.json() : {})).catch(() => ({}));
   state.api = new Api(state.config.api || "");
   if (state.config.docs) $("#nav-docs").href = state.config.docs;
+  if (state.config.docs === null) $("#nav-docs").hidden = true;
   $("#category").addEventListener("change", restartPaging);
   $("#page-size").addEventListener("change", restartPaging);
   $("#next-page").addEventListener("click", () => { state.page += 1; showProducts(); });
