@@ -5,6 +5,7 @@ from datetime import datetime
 
 from .cart import PricedLine, subtotal
 from .errors import InvalidTransition
+from .ids import derived_id
 from .money import Money
 
 PENDING_PAYMENT = "pending_payment"
@@ -93,7 +94,20 @@ class Refund:
 
 
 # Payment statuses Shelf records from the provider. "authorized" and "succeeded" both mean the order is paid.
-PAYMENT_SETTLED = frozenset({"succeeded", "requires_capture"})
+CAPTURED = "succeeded"
+AUTHORIZED = "requires_capture"
+PAYMENT_SETTLED = frozenset({CAPTURED, AUTHORIZED})
+# Nothing more can happen to the money: the intent was voided, or what it captured went back.
+PAYMENT_CLOSED = frozenset({"canceled", "refunded"})
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """What the provider must still do for a canceled order: `refund` a booked refund (`refund`), or
+    `void` the uncaptured intent."""
+
+    kind: str  # refund | void
+    refund: Refund | None = None
 
 
 @dataclass(frozen=True)
@@ -149,6 +163,41 @@ class Order:
     def with_payment_status(self, status: str, at: datetime) -> Order:
         return replace(self, payment=replace(self.payment, status=status), updated_at=at)
 
+    def record_late_payment(self, status: str, at: datetime) -> Order | None:
+        """The provider took money (or an authorization) for an order already canceled: record it, so that
+        settling gives it back. None when there is nothing new to record."""
+        if status not in PAYMENT_SETTLED or self.payment.status in (status, "refunded", CAPTURED):
+            return None
+        return self.with_payment_status(status, at).book_return(at)
+
+    def settlement(self) -> Settlement | None:
+        """What a canceled order still owes the shopper, decided from this version: a pending refund to
+        finish, or an uncaptured intent to void. None once the money record matches the provider."""
+        if self.status != CANCELED:
+            return None
+        pending = next((r for r in self.refunds if r.status == "pending"), None)
+        if pending is not None:
+            return Settlement("refund", pending)
+        if self.payment.status in PAYMENT_CLOSED or self.payment.status == CAPTURED:
+            return None
+        return Settlement("void")
+
+    def book_return(self, at: datetime) -> Order:
+        """A canceled order gives back what it captured and has not refunded yet, booked as a refund (pending
+        until the provider confirms) in the same write that decides it."""
+        if self.payment.status != CAPTURED or self.refundable.amount <= 0:
+            return self
+        refund = Refund(id=derived_id("re", self.id, "cancel", str(len(self.refunds))), amount=self.refundable,
+                        status="pending", reason="order canceled", created_at=at)
+        return replace(self, refunded=(self.refunded or Money.zero(self.currency)) + refund.amount,
+                       refunds=self.refunds + (refund,), updated_at=at)
+
+    def record_void(self, at: datetime) -> Order | None:
+        """The provider voided the intent. Unless it captured in the meantime (then settling refunds it)."""
+        if self.payment.status in PAYMENT_CLOSED or self.payment.status == CAPTURED:
+            return None
+        return self.with_payment_status("canceled", at)
+
     def pay(self, at: datetime) -> tuple[Order, list[StockMove]]:
         """Payment arrived: the order is paid and its reserved stock is committed, in one write."""
         paid = self.transition(PAID, at)
@@ -157,7 +206,7 @@ class Order:
     def cancel(self, at: datetime) -> tuple[Order, list[StockMove]]:
         """Before payment the reservation is released; after, the committed goods go back on the shelf."""
         kind = {PENDING_PAYMENT: "release", PAID: "restock"}.get(self.status)
-        canceled = self.transition(CANCELED, at)
+        canceled = self.transition(CANCELED, at).book_return(at)
         return canceled, [StockMove(line.sku, kind, line.quantity) for line in self.lines]
 
     def ship(self, fulfillment: Fulfillment, at: datetime) -> Order:
@@ -177,20 +226,31 @@ class Order:
         refunded = (self.refunded or Money.zero(self.currency)) + refund.amount
         return replace(self, refunded=refunded, refunds=self.refunds + (refund,), updated_at=at)
 
-    def settle_refund(self, refund_id: str, provider_refund_id: str, at: datetime) -> tuple[Order, list[StockMove]]:
-        """The provider refunded. Once everything paid is refunded the order is `refunded`; goods that
-        never shipped go back on the shelf."""
+    def settle_refund(self, refund_id: str, provider_refund_id: str, at: datetime, *,
+                      released: bool = False) -> tuple[Order, list[StockMove]]:
+        """The provider refunded (or, with `released`, voided the authorization instead: nothing had been
+        captured). Once everything paid is refunded the order is `refunded`; goods that never shipped go
+        back on the shelf. A canceled order whose money all went back records its payment as refunded."""
+        refund = next((r for r in self.refunds if r.id == refund_id), None)
+        if refund is None or refund.status == "succeeded":
+            return self, []
         refunds = tuple(replace(r, status="succeeded", provider_refund_id=provider_refund_id) if r.id == refund_id
                         else r for r in self.refunds)
         settled = replace(self, refunds=refunds, updated_at=at)
         done = all(r.status != "pending" for r in refunds) and settled.refundable.amount == 0
+        if released:
+            settled = settled.with_payment_status("canceled", at)
+        elif done and self.status == CANCELED and self.payment.status == CAPTURED:
+            settled = settled.with_payment_status("refunded", at)
         if not done or self.status not in (PAID, SHIPPED):
             return settled, []
         moves = [StockMove(line.sku, "restock", line.quantity) for line in self.lines] if self.status == PAID else []
         return settled.transition(REFUNDED, at), moves
 
-    def fail_refund(self, refund_id: str, at: datetime) -> Order:
+    def fail_refund(self, refund_id: str, at: datetime) -> Order | None:
         refund = next(r for r in self.refunds if r.id == refund_id)
+        if refund.status != "pending":
+            return None
         refunds = tuple(replace(r, status="failed") if r.id == refund_id else r for r in self.refunds)
         return replace(self, refunds=refunds, refunded=(self.refunded or Money.zero(self.currency)) - refund.amount,
                        updated_at=at)

@@ -1,10 +1,11 @@
-"""Events merchants hear about (webhooks out). Ids derive from what happened, so a retried step
-publishes the same event again, never a new one, and endpoints that had it get nothing more."""
+"""What follows the events the domain records: one handler table, dispatched after the save. Webhook
+event ids derive from what happened, so a retried step publishes the same event again, never a new one,
+and endpoints that had it get nothing more."""
 from __future__ import annotations
 
 from ..domain.ids import derived_id, rfc3339
 from ..domain.money import Money
-from ..domain.orders import Order
+from ..domain.orders import CANCELED, REFUNDED, Order, OrderPlaced, OrderStatusChanged
 from .context import Context
 from .ports import Event
 
@@ -41,3 +42,33 @@ def announce_low_stock(ctx: Context, sku: str, level, available_before: int, thr
         publish(ctx, "inventory.low", f"{sku}:{key}", {
             "sku": sku, "on_hand": level.on_hand, "reserved": level.reserved,
             "available": max(level.available, 0), "threshold": threshold})
+
+
+def _order_created(event: OrderPlaced, order: Order, ctx: Context) -> None:
+    publish_order(ctx, "order.created", order)
+
+
+def _order_moved(event: OrderStatusChanged, order: Order, ctx: Context) -> None:
+    publish_order(ctx, f"order.{event.status}", order)
+
+
+def _close_waiting_steps(event: OrderStatusChanged, order: Order, ctx: Context) -> None:
+    """A closed order ends the workflow steps still waiting on it."""
+    if ctx.workflow is None or event.status not in (CANCELED, REFUNDED):
+        return
+    tokens = (order.payment_token, order.shipment_token) if event.status == CANCELED else (order.shipment_token,)
+    for token in filter(None, tokens):
+        ctx.workflow.fail(token, "OrderClosed", f"order {event.status}")
+
+
+HANDLERS = {
+    OrderPlaced: (_order_created,),
+    OrderStatusChanged: (_order_moved, _close_waiting_steps),
+}
+
+
+def dispatch(order: Order, events: list, ctx: Context) -> None:
+    """Runs the handlers of each event, in order, with the order as saved."""
+    for event in events:
+        for handler in HANDLERS[type(event)]:
+            handler(event, order, ctx)

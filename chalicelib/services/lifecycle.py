@@ -7,12 +7,12 @@ token on the order; whichever of "token stored" and "event recorded" comes secon
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Callable
 
-from ..domain.errors import Conflict, InvalidTransition, NotFound, OrderClosed
+from ..domain.errors import Conflict, InvalidTransition, OrderClosed
 from ..domain.ids import derived_id, new_id
 from ..domain.money import Money
 from ..domain.orders import (
+    AUTHORIZED,
     CANCELED,
     PAID,
     PAYMENT_SETTLED,
@@ -21,37 +21,62 @@ from ..domain.orders import (
     SHIPPED,
     Fulfillment,
     Order,
+    OrderPlaced,
+    OrderStatusChanged,
     Refund,
-    StockMove,
 )
 from .context import Context
-from .events import announce_low_stock, publish_order
+from .events import announce_low_stock, dispatch
+from .orders import get_order as _load
 from .ports import PaymentGatewayError, StaleWrite
 
 _RETRIES = 8
+UNEXPECTED_STATE = "payment_intent_unexpected_state"
 
 
-def _load(order_id: str, ctx: Context) -> Order:
-    order = ctx.orders.get(order_id)
-    if order is None:
-        raise NotFound(f"no order {order_id}")
-    return order
+class _Writes:
+    """One use case's writes to one order. Each write is the one write path: load, let the domain decide,
+    save over the version read (deciding again if someone else wrote in between). The events the domain
+    recorded are dispatched after the last save, with the order as it then is."""
+
+    def __init__(self, order_id: str, ctx: Context):
+        self.order_id, self.ctx = order_id, ctx
+        self.events: list = []
+        self.order: Order | None = None
+
+    def __call__(self, change) -> Order:
+        """`change(order)` returns the new order (or it with its stock moves), or None (or the same order)
+        when there is nothing to write."""
+        for _ in range(_RETRIES):
+            order = _load(self.order_id, self.ctx)
+            decided = change(order)
+            updated, moves = decided if isinstance(decided, tuple) else (decided, [])
+            if updated is None or updated is order:
+                self.order = order
+                return order
+            try:
+                self.order = self.ctx.orders.save(updated, moves)
+            except StaleWrite:
+                continue
+            self.events.extend(updated.events)
+            return self.order
+        raise Conflict(f"order {self.order_id} is changing too fast; try again")
+
+    def dispatch(self, *, again: str = "") -> Order:
+        """`again`: a status whose event is announced again when this run found it reached already (the run
+        that reached it may have died before announcing; the event id is the same, so nobody hears it twice)."""
+        events = self.events
+        if not events and again and self.order.status == again:
+            events = [OrderStatusChanged(self.order.id, again)]
+        dispatch(self.order, events, self.ctx)
+        return self.order
 
 
-def _update(order_id: str, ctx: Context, change: Callable[[Order], tuple[Order, list[StockMove]] | None]) -> Order:
-    """Read, decide, write over the read version; again if someone else wrote in between.
-    `change` returns None when there is nothing to write."""
-    for _ in range(_RETRIES):
-        order = _load(order_id, ctx)
-        decided = change(order)
-        if decided is None:
-            return order
-        updated, moves = decided
-        try:
-            return ctx.orders.save(updated, moves)
-        except StaleWrite:
-            continue
-    raise Conflict(f"order {order_id} is changing too fast; try again")
+def _update(order_id: str, ctx: Context, change) -> Order:
+    """One write, its events dispatched right after it."""
+    writes = _Writes(order_id, ctx)
+    writes(change)
+    return writes.dispatch()
 
 
 # --- starting --------------------------------------------------------------------------------------
@@ -60,7 +85,7 @@ def after_checkout(order: Order, ctx: Context, threshold: int) -> None:
     """What follows a placed order: its workflow is asked for, merchants hear of it."""
     if ctx.workflow is not None:
         ctx.workflow.request_start(order.id)
-    publish_order(ctx, "order.created", order)
+    dispatch(order, order.events, ctx)
     levels = ctx.inventory.levels([ln.sku for ln in order.lines])
     for line in order.lines:
         if line.sku in levels:
@@ -85,7 +110,8 @@ def restart_stalled(ctx: Context, *, older_than_seconds: int, limit: int = 1000)
         for order in page.items:
             if order.created_at <= cutoff and not order.payment_token:
                 ctx.workflow.request_start(order.id)
-                publish_order(ctx, "order.created", order)  # same event id: endpoints that had it get nothing new
+                # The same event id: endpoints that had it get nothing new.
+                dispatch(order, [OrderPlaced(order.id, order.total)], ctx)
                 requested += 1
         cursor = page.next_cursor
         if not cursor:
@@ -93,18 +119,27 @@ def restart_stalled(ctx: Context, *, older_than_seconds: int, limit: int = 1000)
     return requested
 
 
-# --- payment ---------------------------------------------------------------------------------------
+# --- waiting workflow steps --------------------------------------------------------------------------
+
+def _await(order_id: str, ctx: Context, field: str, task_token: str, *, waiting: str, done: str = "") -> Order:
+    """Stores a waiting step's task token on the order (which must be `waiting`; `done` means the step
+    has nothing left to wait for)."""
+    def store(order: Order):
+        if done and order.status == done:
+            return None
+        if order.status != waiting:
+            raise OrderClosed(f"order {order_id} is {order.status}")
+        return None if getattr(order, field) == task_token else replace(order, **{field: task_token})
+
+    return _update(order_id, ctx, store)
+
 
 def await_payment(order_id: str, task_token: str, ctx: Context) -> None:
-    def store(order: Order):
-        if order.status != PENDING_PAYMENT:
-            raise OrderClosed(f"order {order_id} is {order.status}")
-        if order.payment_token == task_token:
-            return None
-        return replace(order, payment_token=task_token), []
+    _resume_payment(_await(order_id, ctx, "payment_token", task_token, waiting=PENDING_PAYMENT), ctx)
 
-    order = _update(order_id, ctx, store)
-    _resume_payment(order, ctx)
+
+def await_shipment(order_id: str, task_token: str, ctx: Context) -> None:
+    _resume_shipment(_await(order_id, ctx, "shipment_token", task_token, waiting=PAID, done=SHIPPED), ctx)
 
 
 def _resume_payment(order: Order, ctx: Context) -> None:
@@ -116,35 +151,32 @@ def _resume_payment(order: Order, ctx: Context) -> None:
         ctx.workflow.fail(order.payment_token, "PaymentCanceled", "the payment intent was canceled")
 
 
+def _resume_shipment(order: Order, ctx: Context) -> None:
+    if order.shipment_token and (order.pending_fulfillment is not None or order.status == SHIPPED):
+        ctx.workflow.succeed(order.shipment_token, {"shipped": True})
+
+
+# --- payment ---------------------------------------------------------------------------------------
+
 def record_payment_status(order_id: str, status: str, ctx: Context) -> Order:
-    """The provider says the payment moved (succeeded, authorized, canceled, failed). Only a pending
-    order takes it: a late event never moves an order backwards."""
+    """The provider says the payment moved (succeeded, authorized, canceled, failed). A pending order takes
+    it; a canceled one records money that arrived late and gives it back; a late event never moves an
+    order backwards."""
     def record(order: Order):
+        if order.status == CANCELED:
+            return order.record_late_payment(status, ctx.clock())
         if order.status != PENDING_PAYMENT or order.payment.status == status:
             return None
         if order.payment.status in PAYMENT_SETTLED and status not in PAYMENT_SETTLED:
             return None  # e.g. payment_failed arriving after succeeded
-        return order.with_payment_status(status, ctx.clock()), []
+        return order.with_payment_status(status, ctx.clock())
 
     order = _update(order_id, ctx, record)
-    if order.status == CANCELED and status in PAYMENT_SETTLED and order.payment.status != "refunded":
-        return _return_late_payment(order, status, ctx)
+    if order.status == CANCELED:
+        return settle(order_id, ctx)
     if ctx.workflow is not None:
         _resume_payment(order, ctx)
     return order
-
-
-def _return_late_payment(order: Order, status: str, ctx: Context) -> Order:
-    """Money (or an authorization) arrived for an order already canceled, e.g. at its payment timeout:
-    it goes straight back. The order stays canceled."""
-    if status == "succeeded":
-        ctx.payments.refund(order.payment.payment_intent_id, order.refundable, f"{order.id}:late-refund")
-        settled = "refunded"
-    else:
-        ctx.payments.cancel_intent(order.payment.payment_intent_id, f"{order.id}:late-cancel")
-        settled = "canceled"
-    return _update(order.id, ctx, lambda o: None if o.payment.status == settled
-                   else (o.with_payment_status(settled, ctx.clock()), []))
 
 
 def mark_paid(order_id: str, ctx: Context) -> Order:
@@ -157,31 +189,12 @@ def mark_paid(order_id: str, ctx: Context) -> Order:
             raise InvalidTransition(f"order {order_id} has no settled payment ({order.payment.status})")
         return order.pay(ctx.clock())
 
-    order = _update(order_id, ctx, pay)
-    publish_order(ctx, "order.paid", order)  # (committing moves nothing out of `available`: no low-stock check)
-    return order
+    writes = _Writes(order_id, ctx)
+    writes(pay)
+    return writes.dispatch(again=PAID)
 
 
 # --- shipment --------------------------------------------------------------------------------------
-
-def await_shipment(order_id: str, task_token: str, ctx: Context) -> None:
-    def store(order: Order):
-        if order.status == SHIPPED:
-            return None
-        if order.status != PAID:
-            raise OrderClosed(f"order {order_id} is {order.status}")
-        if order.shipment_token == task_token:
-            return None
-        return replace(order, shipment_token=task_token), []
-
-    order = _update(order_id, ctx, store)
-    _resume_shipment(order, ctx)
-
-
-def _resume_shipment(order: Order, ctx: Context) -> None:
-    if order.shipment_token and (order.pending_fulfillment is not None or order.status == SHIPPED):
-        ctx.workflow.succeed(order.shipment_token, {"shipped": True})
-
 
 def record_shipment(order_id: str, carrier: str, tracking_number: str, ctx: Context) -> Order:
     """The merchant shipped. Only a paid order can ship; a repeated notice changes nothing."""
@@ -191,7 +204,7 @@ def record_shipment(order_id: str, carrier: str, tracking_number: str, ctx: Cont
         if order.status != PAID:
             raise InvalidTransition(f"order {order_id} is {order.status}; only a paid order ships")
         pending = Fulfillment(carrier=carrier, tracking_number=tracking_number, shipped_at=ctx.clock())
-        return replace(order, pending_fulfillment=pending, updated_at=ctx.clock()), []
+        return replace(order, pending_fulfillment=pending, updated_at=ctx.clock())
 
     order = _update(order_id, ctx, record)
     if ctx.workflow is not None:
@@ -201,11 +214,9 @@ def record_shipment(order_id: str, carrier: str, tracking_number: str, ctx: Cont
 
 def ship(order_id: str, ctx: Context) -> Order:
     order = _load(order_id, ctx)
-    if order.status == SHIPPED:
-        return order
-    if order.status != PAID or order.pending_fulfillment is None:
+    if order.status != SHIPPED and (order.status != PAID or order.pending_fulfillment is None):
         raise OrderClosed(f"order {order_id} is {order.status}")
-    if order.payment.status == "requires_capture":
+    if order.status == PAID and order.payment.status == AUTHORIZED:
         ctx.payments.capture(order.payment.payment_intent_id, f"{order_id}:capture")
 
     def mark(current: Order):
@@ -214,20 +225,21 @@ def ship(order_id: str, ctx: Context) -> Order:
         if current.status != PAID:
             raise OrderClosed(f"order {order_id} is {current.status}")
         shipped = current.ship(current.pending_fulfillment, ctx.clock())
-        if current.payment.status == "requires_capture":
+        if current.payment.status == AUTHORIZED:
             shipped = shipped.with_payment_status("succeeded", ctx.clock())
-        return shipped, []
+        return shipped
 
-    order = _update(order_id, ctx, mark)
-    publish_order(ctx, "order.shipped", order)
-    return order
+    writes = _Writes(order_id, ctx)
+    writes(mark)
+    return writes.dispatch(again=SHIPPED)
 
 
 # --- cancel ----------------------------------------------------------------------------------------
 
 def cancel(order_id: str, ctx: Context, *, reason: str) -> Order:
-    """Cancel an order that has not shipped: release (or restock) its stock, then cancel (or refund) its
-    payment. Idempotent: canceling a canceled order finishes whatever the payment side left undone."""
+    """Cancel an order that has not shipped: release (or restock) its stock, and give back its payment: a
+    captured one is refunded (what was not refunded yet), an uncaptured one voided. Idempotent: canceling a
+    canceled order finishes whatever the payment side left undone."""
     def decide(order: Order):
         if order.status == CANCELED:
             return None
@@ -235,36 +247,51 @@ def cancel(order_id: str, ctx: Context, *, reason: str) -> Order:
             raise InvalidTransition(f"order {order_id} is {order.status}; only unshipped orders can be canceled")
         return order.cancel(ctx.clock())
 
-    order = _update(order_id, ctx, decide)
-    order = _settle_canceled_payment(order, ctx)
-    publish_order(ctx, "order.canceled", order)
-    if ctx.workflow is not None:
-        for token in (order.payment_token, order.shipment_token):
-            if token:
-                ctx.workflow.fail(token, "OrderClosed", reason or "canceled")
-    return order
+    writes = _Writes(order_id, ctx)
+    writes(decide)
+    _settle(writes)
+    return writes.dispatch(again=CANCELED)
 
 
-def _settle_canceled_payment(order: Order, ctx: Context) -> Order:
-    status = order.payment.status
-    if status in ("canceled", "refunded"):
-        return order
-    if status == "succeeded" and order.refundable.amount > 0:
-        ctx.payments.refund(order.payment.payment_intent_id, order.refundable, f"{order.id}:cancel-refund")
-        settled = "refunded"
-    else:
-        # Not captured (never paid, or authorized only): cancel the intent; no money moved.
+def settle(order_id: str, ctx: Context) -> Order:
+    """Makes a canceled order's money record match the provider: see `Order.settlement`."""
+    writes = _Writes(order_id, ctx)
+    _settle(writes)
+    return writes.dispatch()
+
+
+def _settle(writes: _Writes) -> None:
+    """Each step is decided from the version being written; a step someone else took meanwhile is
+    decided again, never repeated from a stale copy."""
+    ctx, order_id = writes.ctx, writes.order_id
+    for _ in range(_RETRIES):
+        order = writes(lambda o: None)
+        step = order.settlement()
+        if step is None:
+            return
+        intent = order.payment.payment_intent_id
+        if step.kind == "refund":
+            # A refund booked by someone else (a racing refund request) is asked for again with its own
+            # idempotency key: the provider answers what it did, never refunds twice.
+            refund_id, release = step.refund.id, order.payment.status == AUTHORIZED
+            if release:
+                ctx.payments.cancel_intent(intent, f"{order_id}:{refund_id}")
+                provider_id = ""
+            else:
+                provider_id = ctx.payments.refund(intent, step.refund.amount, f"{order_id}:{refund_id}")
+            writes(lambda o: o.settle_refund(refund_id, provider_id, ctx.clock(), released=release))
+            continue
         try:
-            ctx.payments.cancel_intent(order.payment.payment_intent_id, f"{order.id}:cancel")
-            settled = "canceled"
+            ctx.payments.cancel_intent(intent, f"{order_id}:cancel")
         except PaymentGatewayError as exc:
-            if exc.code != "payment_intent_unexpected_state":
+            if exc.code != UNEXPECTED_STATE:
                 raise
-            # The shopper paid while we were canceling (its webhook is still on the way): refund instead.
-            ctx.payments.refund(order.payment.payment_intent_id, order.refundable, f"{order.id}:cancel-refund")
-            settled = "refunded"
-    return _update(order.id, ctx, lambda o: None if o.payment.status == settled
-                   else (o.with_payment_status(settled, ctx.clock()), []))
+            # The shopper paid while we were canceling (its webhook is still on the way): it is captured,
+            # so what it took is booked as a refund and given back on the next step.
+            writes(lambda o: (o.record_late_payment("succeeded", ctx.clock()) or o).book_return(ctx.clock()))
+            continue
+        writes(lambda o: o.record_void(ctx.clock()))
+    raise Conflict(f"order {order_id} is changing too fast; try again")
 
 
 def compensate(order_id: str, ctx: Context, *, error: str) -> str:
@@ -279,27 +306,37 @@ def compensate(order_id: str, ctx: Context, *, error: str) -> str:
 # --- refunds ---------------------------------------------------------------------------------------
 
 def refund(order_id: str, amount: Money | None, reason: str, ctx: Context) -> tuple[Order, Refund]:
+    """Books the refund before asking the provider (so concurrent refunds never exceed the payment), then
+    records the provider's answer. An authorization never captured is released (its intent voided), in full."""
     refund_id = new_id("re")
-    requested: dict = {}
+    writes = _Writes(order_id, ctx)
 
     def book(order: Order):
         value = amount if amount is not None else order.refundable
-        requested["amount"] = value
+        if order.payment.status == AUTHORIZED and order.status == PAID and value != order.refundable:
+            raise InvalidTransition(f"order {order_id} is authorized only: its authorization is released in "
+                                    "full, or captured when it ships")
         return order.start_refund(Refund(id=refund_id, amount=value, status="pending", reason=reason,
-                                         created_at=ctx.clock()), ctx.clock()), []
+                                         created_at=ctx.clock()), ctx.clock())
 
-    order = _update(order_id, ctx, book)
+    order = writes(book)
+    booked = next(r for r in order.refunds if r.id == refund_id)
+    release = order.payment.status == AUTHORIZED
     try:
-        provider_id = ctx.payments.refund(order.payment.payment_intent_id, requested["amount"],
-                                          f"{order_id}:{refund_id}")
+        if release:
+            ctx.payments.cancel_intent(order.payment.payment_intent_id, f"{order_id}:{refund_id}")
+            provider_id = ""
+        else:
+            provider_id = ctx.payments.refund(order.payment.payment_intent_id, booked.amount,
+                                              f"{order_id}:{refund_id}")
     except PaymentGatewayError:
-        _update(order_id, ctx, lambda o: (o.fail_refund(refund_id, ctx.clock()), []))
+        writes(lambda o: o.fail_refund(refund_id, ctx.clock()))
+        writes.dispatch()
+        if writes.order.status == CANCELED:
+            settle(order_id, ctx)  # canceled meanwhile: what this refund did not give back, the cancel does
         raise
-    order = _update(order_id, ctx, lambda o: o.settle_refund(refund_id, provider_id, ctx.clock()))
-    if order.status == REFUNDED:
-        publish_order(ctx, "order.refunded", order)
-        if ctx.workflow is not None and order.shipment_token:
-            ctx.workflow.fail(order.shipment_token, "OrderClosed", "refunded")
+    writes(lambda o: o.settle_refund(refund_id, provider_id, ctx.clock(), released=release))
+    order = writes.dispatch()
     return order, next(r for r in order.refunds if r.id == refund_id)
 
 
@@ -311,11 +348,9 @@ def record_external_refund(order_id: str, amount_refunded: int, ctx: Context) ->
     if missing <= 0 or order.status not in (PAID, SHIPPED):
         return order
     refund_id = derived_id("re", order_id, str(amount_refunded))
-    order = _update(order_id, ctx, lambda o: None if any(r.id == refund_id for r in o.refunds) else (
-        o.start_refund(Refund(refund_id, Money(missing, o.currency), "pending", "refunded at the provider",
-                              ctx.clock()), ctx.clock()), []))
-    order = _update(order_id, ctx, lambda o: o.settle_refund(refund_id, "", ctx.clock()))
-    if order.status == REFUNDED:
-        publish_order(ctx, "order.refunded", order)
-    return order
-
+    writes = _Writes(order_id, ctx)
+    writes(lambda o: None if any(r.id == refund_id for r in o.refunds) else o.start_refund(
+        Refund(refund_id, Money(missing, o.currency), "pending", "refunded at the provider", ctx.clock()),
+        ctx.clock()))
+    writes(lambda o: o.settle_refund(refund_id, "", ctx.clock()))
+    return writes.dispatch()

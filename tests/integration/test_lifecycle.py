@@ -146,7 +146,16 @@ def test_canceling_a_paid_order_restocks_and_refunds_everything(lctx):
     canceled = lifecycle.cancel(order.id, lctx, reason="merchant")
     assert canceled.status == "canceled" and canceled.payment.status == "refunded"
     assert ctx_level(lctx, sku) == StockLevel(5, 0)
-    assert lctx.payments.calls == [("refund", 2000, f"{order.id}:cancel-refund")]
+    _assert_given_back(lctx, order.id, 2000)
+
+
+def _assert_given_back(c, order_id, amount):
+    """One refund of `amount`, booked on the order and asked of the provider under that refund's id."""
+    stored = c.orders.get(order_id)
+    (booked,) = stored.refunds
+    assert booked.status == "succeeded" and booked.amount == Money(amount, "USD") == stored.refunded
+    assert stored.payment.status == "refunded"
+    assert c.payments.calls == [("refund", amount, f"{order_id}:{booked.id}")]
 
 
 def test_a_payment_that_fails_to_cancel_is_finished_by_the_next_attempt(lctx):
@@ -166,7 +175,7 @@ def test_a_paid_but_never_marked_order_is_refunded_when_compensated(lctx):
     lifecycle.record_payment_status(order.id, "succeeded", lctx)
     assert lifecycle.compensate(order.id, lctx, error="MarkPaidFailed") == "canceled"
     assert ctx_level(lctx, sku) == StockLevel(5, 0)
-    assert lctx.payments.calls == [("refund", 2000, f"{order.id}:cancel-refund")]
+    _assert_given_back(lctx, order.id, 2000)
 
 
 def test_shipping_needs_a_paid_order_and_captures_an_authorized_payment(lctx):
@@ -302,3 +311,51 @@ def test_an_intent_that_succeeded_while_being_canceled_is_refunded_instead(lctx)
     assert lctx.orders.get(order.id).payment.status == "refunded"
     assert [c[0] for c in lctx.payments.calls] == ["refund"]
     assert ctx_level(lctx, sku) == StockLevel(5, 0)
+
+
+def _authorized(c):
+    order, sku = _order(c)
+    lifecycle.record_payment_status(order.id, "requires_capture", c)
+    lifecycle.mark_paid(order.id, c)
+    c.payments.calls.clear()
+    return order, sku
+
+
+def test_refunding_an_authorization_releases_it_instead_of_refunding(lctx):
+    order, sku = _authorized(lctx)
+    with pytest.raises(InvalidTransition):
+        lifecycle.refund(order.id, Money(500, "USD"), "part", lctx)
+    after, released = lifecycle.refund(order.id, None, "changed my mind", lctx)
+    assert lctx.payments.calls == [("cancel", f"{order.id}:{released.id}")], "the intent is voided, not refunded"
+    assert after.status == "refunded" and after.payment.status == "canceled"
+    assert released.status == "succeeded" and released.amount == after.refunded == Money(2000, "USD")
+    assert ctx_level(lctx, sku) == StockLevel(5, 0)
+
+
+def test_canceling_an_authorization_voids_it(lctx):
+    order, sku = _authorized(lctx)
+    canceled = lifecycle.cancel(order.id, lctx, reason="merchant")
+    assert lctx.payments.calls == [("cancel", f"{order.id}:cancel")]
+    assert canceled.payment.status == "canceled" and canceled.refunded == Money(0, "USD")
+    assert ctx_level(lctx, sku) == StockLevel(5, 0)
+
+
+def test_a_refund_racing_a_cancel_is_finished_by_whichever_comes_second(lctx, monkeypatch):
+    """The refund books its amount; before the provider answers it, the order is canceled. The cancel
+    finishes that refund (same key), and books nothing more: the provider gives back the payment once."""
+    order, _ = _paid(lctx)
+    gateway = type(lctx.payments)
+    real_refund = gateway.refund
+    raced = []
+
+    def refund_after_a_cancel(self, intent, amount, key):
+        if not raced:
+            raced.append(key)
+            lifecycle.cancel(order.id, lctx, reason="race")
+        return real_refund(self, intent, amount, key)
+
+    monkeypatch.setattr(gateway, "refund", refund_after_a_cancel)
+    after, done = lifecycle.refund(order.id, None, "returned", lctx)
+    assert after.status == "canceled" and after.payment.status == "refunded" and done.status == "succeeded"
+    assert after.refunded == Money(2000, "USD") and len(after.refunds) == 1
+    assert {c[-1] for c in lctx.payments.calls} == {f"{order.id}:{done.id}"}

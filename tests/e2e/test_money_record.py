@@ -1,0 +1,110 @@
+"""The order's money record over HTTP: cancels, refunds and late payments, alone and racing each other,
+always end with the order saying exactly what went back to the shopper."""
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+from tools.webhook import stripe_event
+
+from .fixtures import money, shop_fixture  # noqa: F401
+from .test_concurrency import _all_at_once
+from .workflow_helpers import Receiver, eventually, pay, send_merchant, send_stripe, wait_status
+
+ROUNDS = 20
+
+
+def _stored(order_id):
+    from chalicelib import wiring
+
+    return wiring.context().orders.get(order_id)
+
+
+def _orders(shop, n, *, price=1000, paid):
+    """`n` orders of one unit each of a fresh SKU (stock 10 more than needed), paid or still pending."""
+    product = shop.create_product(price, stock=n + 10)
+    sku = product["variants"][0]["sku"]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        placed = list(pool.map(lambda _: shop.checkout(shop.cart_with((sku, 1))["id"], expect=201).json()["order"],
+                               range(n)))
+        if paid:
+            for order in placed:
+                pay(shop, order)
+            list(pool.map(lambda o: wait_status(shop, o["id"], "paid"), placed))
+    return placed, sku
+
+
+def _balanced(order_id, total):
+    """What the order says went back equals what the provider gave back, and that is everything paid. (A
+    canceled order says its payment was refunded; a refunded one keeps the provider's `succeeded`.)"""
+    stored = _stored(order_id)
+    gone_back = sum(r.amount.amount for r in stored.refunds if r.status == "succeeded")
+    pending = [r for r in stored.refunds if r.status == "pending"]
+    payment = {"canceled": "refunded", "refunded": "succeeded"}.get(stored.status)
+    if not pending and stored.refunded.amount == gone_back == total and stored.payment.status == payment:
+        return stored
+    return False, stored.status, stored.payment.status, stored.refunded, stored.refunds
+
+
+def _gives_back(order_id, total):
+    """Waits for the order to have given back exactly `total`; fails showing its money record."""
+    try:
+        return eventually(lambda: not isinstance(b := _balanced(order_id, total), tuple) and b, timeout=15,
+                          what=f"order {order_id} to give back {total}")
+    except AssertionError:
+        raise AssertionError(_balanced(order_id, total)) from None
+
+
+def test_cancelling_a_paid_order_records_the_refund_of_what_was_left(shop, stack):
+    hook = Receiver()
+    endpoint = shop.request("POST", "/admin/webhook-endpoints", admin=True,
+                            json={"url": hook.url, "events": ["order.canceled"]}).json()
+    try:
+        (order,), sku = _orders(shop, 1, paid=True)
+        partial = shop.request("POST", f"/admin/orders/{order['id']}/refunds", admin=True,
+                               json={"amount": money(400), "reason": "scratched"})
+        assert partial.status_code == 201, partial.text
+        canceled = shop.request("POST", f"/admin/orders/{order['id']}/cancel", admin=True, json={})
+        assert canceled.status_code == 200, canceled.text
+        body = canceled.json()
+        assert body["status"] == "canceled" and body["payment"]["status"] == "refunded"
+        assert body["refunded"] == money(1000), "the 400 refunded before and the 600 the cancel gave back"
+        stored = _balanced(order["id"], 1000)
+        assert not isinstance(stored, tuple), stored
+        assert sorted(r.amount.amount for r in stored.refunds) == [400, 600]
+        event = eventually(lambda: [e for e in hook.events("order.canceled")
+                                    if e["data"]["order"]["id"] == order["id"]], what="the order.canceled webhook")[0]
+        assert event["data"]["order"]["refunded"] == money(1000)
+        assert event["data"]["order"]["payment"]["status"] == "refunded"
+        assert shop.stock(sku)["reserved"] == 0
+    finally:
+        shop.request("DELETE", f"/admin/webhook-endpoints/{endpoint['id']}", admin=True)
+        hook.close()
+
+
+def test_a_full_refund_racing_a_cancel_gives_back_the_payment_once(shop, stack):
+    orders, _ = _orders(shop, ROUNDS, paid=True)
+    for order in orders:
+        path = f"/admin/orders/{order['id']}"
+        refund, cancel = _all_at_once([
+            lambda: shop.request("POST", f"{path}/refunds", admin=True, json={}),
+            lambda: shop.request("POST", f"{path}/cancel", admin=True, json={})])
+        assert refund.status_code in (201, 409, 422), refund.text
+        assert cancel.status_code in (200, 409), cancel.text
+        stored = _gives_back(order["id"], 1000)
+        assert stored.status in ("canceled", "refunded")
+
+
+def test_a_cancel_racing_a_late_payment_and_a_merchant_cancel_gives_the_payment_back(shop, stack):
+    orders, sku = _orders(shop, ROUNDS, paid=False)
+    for order in orders:
+        succeeded = stripe_event("payment_intent.succeeded", order)
+        answers = _all_at_once([
+            lambda o=order: shop.request("POST", f"/admin/orders/{o['id']}/cancel", admin=True, json={}),
+            lambda: send_stripe(shop, succeeded),
+            lambda o=order: send_merchant(shop, {"id": f"evt_cancel_{o['id']}", "type": "order.cancel_requested",
+                                                 "data": {"order_id": o["id"], "reason": "race"}})])
+        assert [a.status_code for a in answers] == [200, 200, 202], [a.text for a in answers]
+        stored = _gives_back(order["id"], 1000)
+        assert stored.status == "canceled"
+    eventually(lambda: shop.stock(sku) == {"sku": sku, "on_hand": ROUNDS + 10, "reserved": 0,
+                                           "available": ROUNDS + 10}, what="every unit back on the shelf")
