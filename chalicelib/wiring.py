@@ -28,10 +28,11 @@ def _build() -> Context:
     from .domain.ids import utc_now
     from .services.webhooks import WebhookNotifier
 
+    webhooks = DynamoWebhooks()
     return Context(catalog=DynamoCatalog(), inventory=DynamoInventory(), carts=DynamoCarts(),
                    orders=DynamoOrders(), api_keys=DynamoApiKeys(), payments=_payments(),
                    clock=utc_now, currency=config.currency(), workflow=StepFunctionsWorkflow(),
-                   notifier=WebhookNotifier(context), inbound=DynamoInboundEvents(), webhooks=DynamoWebhooks(),
+                   notifier=WebhookNotifier(webhooks), inbound=DynamoInboundEvents(), webhooks=webhooks,
                    sender=HttpSender())
 
 
@@ -47,11 +48,48 @@ def _payments():
 
 # --- edges the routes and workers need beyond the use cases (so they import no adapter themselves) ---
 
-def run_once(fn, **kwargs):
-    """Idempotency (Powertools, on DynamoDB): see adapters.idempotency.run_once."""
-    from .adapters.idempotency import run_once as run
+def place_order(cmd, *, on_placed, lambda_context=None):
+    """Checkout, once per cart and Idempotency-Key (Powertools idempotency on the use case). The record
+    keeps only the order's id: a repeat is answered from the order, its access token derived again and its
+    client secret fetched again from the provider, so no secret sits in the idempotency table.
+    `on_placed(result)` runs once, for the request that placed the order."""
+    from .adapters.idempotency import run_once
+    from .services import checkout
 
-    return run(fn, **kwargs)
+    ctx, placed = context(), []
+
+    def place(payload) -> dict:
+        placed.append(checkout.place_order(payload, ctx, token_secret=config.token_secret()))
+        on_placed(placed[0])
+        return {"order_id": placed[0].order.id}
+
+    record = run_once(place, name="checkout", payload=cmd, key_fields="[cart_id, idempotency_key]",
+                      validate="[email, shipping_address]", lambda_context=lambda_context)
+    if placed:
+        return placed[0]
+    return checkout.answer_again(record["order_id"], cmd, ctx, token_secret=config.token_secret())
+
+
+def apply_stripe_event(event: dict, *, lambda_context=None) -> str:
+    """Stripe delivers at least once: the same event id is applied once (a copy in flight gets a 409 and
+    Stripe retries it later)."""
+    from .adapters.idempotency import run_once
+    from .services import inbound
+
+    return run_once(lambda payload: {"outcome": inbound.stripe_event(payload["event"], context())},
+                    name="stripe_event", payload={"id": event["id"], "event": event}, key_fields="id",
+                    lambda_context=lambda_context)["outcome"]
+
+
+def apply_merchant_event(event: dict, *, lambda_context=None) -> str:
+    """Duplicates by id are ignored: the first outcome is the answer for every later copy."""
+    from .adapters.idempotency import run_once
+    from .services import inbound
+
+    return run_once(lambda payload: {"outcome": inbound.merchant_event(payload["event"], context(),
+                                                                       threshold=config.low_stock_threshold())},
+                    name="merchant_event", payload={"id": event["id"], "event": event}, key_fields="id",
+                    lambda_context=lambda_context)["outcome"]
 
 
 class BadStripeSignature(Exception):
@@ -71,14 +109,6 @@ def queue_merchant_event(event: dict) -> None:
     from .adapters import aws
 
     aws.send("merchant_events", event)
-
-
-def retry_webhook_later(receipt_handle: str, delay_seconds: int) -> None:
-    """Keeps a failed delivery's message invisible for its backoff before SQS delivers it again."""
-    from .adapters import aws
-
-    aws.client("sqs").change_message_visibility(QueueUrl=aws.queue_url("outbound_webhooks"),
-                                                ReceiptHandle=receipt_handle, VisibilityTimeout=delay_seconds)
 
 
 def reset() -> None:

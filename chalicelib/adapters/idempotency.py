@@ -32,10 +32,11 @@ def _setup(name: str, key_fields: str, validate: str, table: str, endpoint: str 
     return settings, DynamoDBPersistenceLayer(table_name=table, boto3_client=client, static_pk_value="shelf")
 
 
-def run_once(fn: Callable[..., dict], *, payload: dict, key_fields: str, validate: str = "",
+def run_once(fn: Callable[..., dict], *, name: str, payload, key_fields: str, validate: str = "",
              lambda_context=None) -> dict:
-    """Run `fn(payload=...)` once per key (a JMESPath over the payload); a repeat with the same key
-    returns the stored result; with the same key and another `validate` part, IdempotencyKeyReused."""
+    """Run `fn(payload=...)` once per key (a JMESPath over the payload: a dict or a dataclass, such as a
+    command); a repeat with the same key returns the stored result; with the same key and another
+    `validate` part, IdempotencyKeyReused. `name` keeps each use case's keys apart."""
     from aws_lambda_powertools.utilities.idempotency import idempotent_function
     from aws_lambda_powertools.utilities.idempotency.exceptions import (
         IdempotencyAlreadyInProgressError,
@@ -43,11 +44,11 @@ def run_once(fn: Callable[..., dict], *, payload: dict, key_fields: str, validat
         IdempotencyValidationError,
     )
 
-    settings, persistence = _setup(fn.__name__, key_fields, validate, config.table("idempotency"),
+    settings, persistence = _setup(name, key_fields, validate, config.table("idempotency"),
                                    config.endpoint_url(), config.aws_region(), config.idempotency_ttl_seconds())
     settings.register_lambda_context(lambda_context or _Context())
     wrapped = idempotent_function(fn, data_keyword_argument="payload", persistence_store=persistence,
-                                  config=settings, key_prefix=fn.__name__)
+                                  config=settings, key_prefix=name)
     try:
         return wrapped(payload=payload)
     except IdempotencyValidationError:

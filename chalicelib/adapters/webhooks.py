@@ -98,8 +98,12 @@ class DynamoWebhooks(ports.Webhooks):
             filter_condition=condition), limit, keys)
         return Page([_delivery_from(m) for m in models], next_cursor)
 
-    def enqueue(self, delivery_id: str, delay_seconds: int = 0) -> None:
-        aws.send("outbound_webhooks", {"delivery_id": delivery_id}, delay_seconds)
+    def enqueue(self, delivery_id: str, delay_seconds: int = 0, *, redelivery: str = "") -> None:
+        if redelivery:
+            aws.client("sqs").change_message_visibility(QueueUrl=aws.queue_url("outbound_webhooks"),
+                                                        ReceiptHandle=redelivery, VisibilityTimeout=delay_seconds)
+        else:
+            aws.send("outbound_webhooks", {"delivery_id": delivery_id}, delay_seconds)
 
 
 class DynamoInboundEvents(ports.InboundEvents):

@@ -10,7 +10,7 @@ from ..domain.errors import OutOfStock
 from ..domain.money import Money
 from ..domain.orders import Address
 from ..observability import logger, metrics
-from ..services import carts, catalog, checkout, lifecycle, orders
+from ..services import carts, catalog, lifecycle, orders
 from . import presenters as present
 from . import schemas as s
 from .http import BadRequest, Request, Router, parse_body
@@ -165,13 +165,13 @@ def remove_item(req: Request, cart_id: str, sku: str):
                    status=201, body=s.CheckoutIn, response=s.Checkout, errors=(409, 503),
                    headers={"Idempotency-Key": {"minLength": 1, "maxLength": 255}}, path_patterns=CART_ID)
 def checkout_cart(req: Request, cart_id: str):
-    def place(payload: dict) -> dict:
-        b: s.CheckoutIn = req.body
-        a = b.shipping_address
-        cmd = PlaceOrder(cart_id=cart_id, idempotency_key=payload["key"], email=str(b.email),
-                         shipping_address=Address(name=a.name, line1=a.line1, line2=a.line2, city=a.city,
-                                                  postal_code=a.postal_code, country=a.country, region=a.region))
-        result = checkout.place_order(cmd, ctx(), token_secret=config.token_secret())
+    b: s.CheckoutIn = req.body
+    a = b.shipping_address
+    cmd = PlaceOrder(cart_id=cart_id, idempotency_key=req.header("Idempotency-Key"), email=str(b.email),
+                     shipping_address=Address(name=a.name, line1=a.line1, line2=a.line2, city=a.city,
+                                              postal_code=a.postal_code, country=a.country, region=a.region))
+
+    def placed(result) -> None:
         try:
             lifecycle.after_checkout(result.order, ctx(), config.low_stock_threshold())
         except Exception:
@@ -181,18 +181,12 @@ def checkout_cart(req: Request, cart_id: str):
             metrics.add_metric(name="AfterCheckoutFailed", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name="OrdersPlaced", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name="OrderRevenueMinorUnits", unit=MetricUnit.Count, value=result.order.total.amount)
-        return present.checkout(result).model_dump(mode="json")
 
-    place.__name__ = "checkout"
-    payload = {"cart_id": cart_id, "key": req.header("Idempotency-Key"), "body": req.body.model_dump(mode="json")}
     try:
-        answer = wiring.run_once(place, payload=payload, key_fields="[cart_id, key]", validate="body",
-                          lambda_context=req.lambda_context)
+        return present.checkout(wiring.place_order(cmd, on_placed=placed, lambda_context=req.lambda_context))
     except OutOfStock:
         metrics.add_metric(name="CheckoutOutOfStock", unit=MetricUnit.Count, value=1)
         raise
-    # A replay returns the stored answer; validating it again gives it the same shape and key order.
-    return s.Checkout.model_validate(answer)
 
 
 @order_routes.route("GET", "/orders/{order_id}", summary="An order, for its owner or a merchant",
@@ -237,21 +231,12 @@ def refund_order(req: Request, order_id: str):
 @hooks.route("POST", "/webhooks/stripe", summary="Stripe events (signed with Stripe-Signature)",
              body=s.StripeEventIn, raw_body=True, response=s.Received)
 def stripe_webhook(req: Request):
-    from ..services import inbound
-
     try:
         event = wiring.verify_stripe_event(req.raw_body, req.header("Stripe-Signature"))
     except wiring.BadStripeSignature as exc:
         raise BadRequest(f"invalid Stripe signature: {exc}") from None
 
-    def apply(payload: dict) -> dict:
-        return {"outcome": inbound.stripe_event(payload["event"], ctx())}
-
-    apply.__name__ = "stripe_event"
-    # Stripe delivers at least once: the same event id is applied once (a copy in flight gets a 409 and
-    # Stripe retries it later).
-    wiring.run_once(apply, payload={"id": event["id"], "event": event}, key_fields="id",
-                    lambda_context=req.lambda_context)
+    wiring.apply_stripe_event(event, lambda_context=req.lambda_context)
     return s.Received(received=True)
 
 

@@ -67,6 +67,14 @@ def place_order(cmd: PlaceOrder, ctx: Context, *, token_secret: str = "") -> Che
     raise Conflict(f"cart {cmd.cart_id} kept changing during checkout; try again")
 
 
+def answer_again(order_id: str, cmd: PlaceOrder, ctx: Context, *, token_secret: str) -> CheckoutResult:
+    """The answer to a repeated checkout whose order exists (see `_answer_again`)."""
+    order = ctx.orders.get(order_id)
+    if order is None:
+        raise Conflict("this checkout cannot be answered again; try again with a new Idempotency-Key")
+    return _answer_again(order, cmd, ctx, token_secret)
+
+
 def _answer_again(order: Order, cmd: PlaceOrder, ctx: Context, token_secret: str) -> CheckoutResult:
     """This key's checkout already placed its order (its first answer was lost, or its idempotency record
     expired): the same request gets the same answer, another request with the key a 409."""

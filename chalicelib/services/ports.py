@@ -284,7 +284,10 @@ class Webhooks(ABC):
     def deliveries(self, *, status: str | None, limit: int, cursor: str | None) -> Page[Delivery]: ...
 
     @abstractmethod
-    def enqueue(self, delivery_id: str, delay_seconds: int = 0) -> None: ...
+    def enqueue(self, delivery_id: str, delay_seconds: int = 0, *, redelivery: str = "") -> None:
+        """Queue a delivery attempt in `delay_seconds`. With `redelivery` (the handle of the queue message
+        being handled) that message comes back after the delay instead of a new one being sent, so the
+        queue counts the attempts and parks the delivery in its dead-letter queue after the last."""
 
 
 class WebhookSender(ABC):

@@ -9,7 +9,7 @@ from ..domain import webhooks as rules
 from ..domain.errors import Conflict, FieldError, Invalid, NotFound
 from ..domain.ids import new_id, new_secret, rfc3339
 from .context import Context
-from .ports import Delivery, Event, Notifier, Page, StaleWrite, WebhookEndpoint
+from .ports import Delivery, Event, Notifier, Page, StaleWrite, WebhookEndpoint, Webhooks
 
 EVENT_TYPES = ("order.created", "order.paid", "order.shipped", "order.canceled", "order.refunded", "inventory.low")
 
@@ -41,25 +41,25 @@ class WebhookNotifier(Notifier):
     """Publishes an event as one delivery per subscribed endpoint. The delivery id is endpoint + event,
     so publishing the same event again (a retried step) queues nothing new."""
 
-    def __init__(self, ctx_factory):
-        self._ctx = ctx_factory
+    def __init__(self, webhooks: Webhooks):
+        self._webhooks = webhooks
 
     def publish(self, event: Event) -> None:
-        ctx = self._ctx()
+        webhooks = self._webhooks
         body = json.dumps({"id": event.id, "type": event.type, "created_at": event.created_at, "data": event.data},
                           separators=(",", ":"))
-        for endpoint in ctx.webhooks.endpoints():
+        for endpoint in webhooks.endpoints():
             if event.type not in endpoint.events:
                 continue
             delivery = Delivery(id=f"{endpoint.id}.{event.id}", endpoint_id=endpoint.id, event_id=event.id,
                                 event_type=event.type, payload=body, status="pending", attempts=0,
                                 created_at=event.created_at, updated_at=event.created_at)
-            if ctx.webhooks.add_delivery(delivery):
-                ctx.webhooks.enqueue(delivery.id)
+            if webhooks.add_delivery(delivery):
+                webhooks.enqueue(delivery.id)
             else:
-                existing = ctx.webhooks.delivery(delivery.id)
+                existing = webhooks.delivery(delivery.id)
                 if existing and existing.status == "pending" and existing.attempts == 0:
-                    ctx.webhooks.enqueue(delivery.id)  # the first publish may have died before queueing
+                    webhooks.enqueue(delivery.id)  # the first publish may have died before queueing
 
 
 class DeliveryFailed(Exception):
@@ -67,8 +67,9 @@ class DeliveryFailed(Exception):
 
 
 def deliver(delivery_id: str, receive_count: int, ctx: Context, *, now: int, max_attempts: int,
-            allow_local: bool, timeout: float) -> str:
-    """One attempt. Returns the delivery's status; raises DeliveryFailed to have the message retried."""
+            allow_local: bool, timeout: float, backoff_base: int, handle: str = "") -> str:
+    """One attempt. Returns the delivery's status. A failed attempt has the queue message (`handle`) come
+    back after an exponential backoff, and raises DeliveryFailed so that the queue counts it."""
     delivery = ctx.webhooks.delivery(delivery_id)
     if delivery is None or delivery.status in ("delivered", "canceled"):
         return delivery.status if delivery else "missing"
@@ -94,6 +95,8 @@ def deliver(delivery_id: str, receive_count: int, ctx: Context, *, now: int, max
         error = f"{type(exc).__name__}: {exc}"[:500]
     last = receive_count >= max_attempts
     _record(ctx, delivery, status="failed" if last else "pending", code=code, error=error)
+    if not last:
+        ctx.webhooks.enqueue(delivery.id, backoff_seconds(receive_count, backoff_base), redelivery=handle)
     raise DeliveryFailed(error)
 
 

@@ -82,19 +82,8 @@ def start_order_workflows(event, context):
 
 @workers.lambda_function(name="merchant_events")
 def merchant_events(event, context):
-    from ..services import inbound
-
     def handle(record):
-        body = json.loads(record.body)
-
-        def apply(payload: dict) -> dict:
-            return {"outcome": inbound.merchant_event(payload["event"], _ctx(),
-                                                      threshold=config.low_stock_threshold())}
-
-        apply.__name__ = "merchant_event"
-        # Duplicates by id are ignored: the first outcome is the answer for every later copy.
-        wiring.run_once(apply, payload={"id": body["id"], "event": body}, key_fields="id",
-                        lambda_context=context)
+        wiring.apply_merchant_event(json.loads(record.body), lambda_context=context)
 
     return _batch(event, context, handle)
 
@@ -107,15 +96,10 @@ def deliver_webhooks(event, context):
 
     def handle(record):
         receive_count = int(record.attributes.approximate_receive_count or 1)
-        try:
-            webhooks.deliver(json.loads(record.body)["delivery_id"], receive_count, _ctx(), now=int(time.time()),
-                             max_attempts=config.webhook_max_attempts(), allow_local=config.allow_local_webhooks(),
-                             timeout=config.webhook_timeout_seconds())
-        except webhooks.DeliveryFailed:
-            # Exponential backoff: the message stays invisible longer after each failed attempt.
-            delay = webhooks.backoff_seconds(receive_count, config.webhook_backoff_base_seconds())
-            wiring.retry_webhook_later(record.receipt_handle, delay)
-            raise
+        webhooks.deliver(json.loads(record.body)["delivery_id"], receive_count, _ctx(), now=int(time.time()),
+                         max_attempts=config.webhook_max_attempts(), allow_local=config.allow_local_webhooks(),
+                         timeout=config.webhook_timeout_seconds(),
+                         backoff_base=config.webhook_backoff_base_seconds(), handle=record.receipt_handle)
 
     return _batch(event, context, handle)
 

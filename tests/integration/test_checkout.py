@@ -130,14 +130,14 @@ def test_the_same_key_and_body_replays_and_another_body_is_refused(ctx, lambda_c
         return {"order_id": result.order.id, "token": result.access_token}
 
     payload = {"cart_id": cart_id, "key": "k", "body": {"email": "ada@example.com"}}
-    first = run_once(checkout, payload=payload, key_fields="[cart_id, key]", validate="body",
+    first = run_once(checkout, name="checkout", payload=payload, key_fields="[cart_id, key]", validate="body",
                      lambda_context=lambda_context)
-    again = run_once(checkout, payload=payload, key_fields="[cart_id, key]", validate="body",
+    again = run_once(checkout, name="checkout", payload=payload, key_fields="[cart_id, key]", validate="body",
                      lambda_context=lambda_context)
     assert first == again and len(runs) == 1
     with pytest.raises(IdempotencyKeyReused):
-        run_once(checkout, payload={**payload, "body": {"email": "eve@example.com"}}, key_fields="[cart_id, key]",
-                 validate="body", lambda_context=lambda_context)
+        run_once(checkout, name="checkout", payload={**payload, "body": {"email": "eve@example.com"}},
+                 key_fields="[cart_id, key]", validate="body", lambda_context=lambda_context)
     assert ctx.inventory.get(sku) == StockLevel(5, 2)
 
 
@@ -152,10 +152,10 @@ def test_a_failed_checkout_frees_its_key_for_a_retry(ctx, lambda_context):
 
     payload = {"cart_id": cart_id, "key": "k", "body": {}}
     with pytest.raises(OutOfStock):
-        run_once(checkout, payload=payload, key_fields="[cart_id, key]", validate="body",
+        run_once(checkout, name="checkout", payload=payload, key_fields="[cart_id, key]", validate="body",
                  lambda_context=lambda_context)
     ctx.inventory.set_on_hand(sku, 1)
-    done = run_once(checkout, payload=payload, key_fields="[cart_id, key]", validate="body",
+    done = run_once(checkout, name="checkout", payload=payload, key_fields="[cart_id, key]", validate="body",
                     lambda_context=lambda_context)
     assert done["order_id"] == derived_id("ord", cart_id, "k")
 
