@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,13 @@ class DomainError(Exception):
 class NotFound(DomainError):
     slug = "not_found"
     title = "Not found"
+
+
+def found(value: T | None, what: str) -> T:
+    """`value`, unless a repository found nothing: then a 404 naming `what`."""
+    if value is None:
+        raise NotFound(f"no {what}")
+    return value
 
 
 class Invalid(DomainError):

@@ -6,10 +6,10 @@ from datetime import timedelta
 
 from ..domain.cart import Cart, PricedCart, price_lines
 from ..domain.commands import AddToCart, SetCartLine
-from ..domain.errors import Conflict, FieldError, Invalid, NotFound, OutOfStock
+from ..domain.errors import FieldError, Invalid, NotFound, OutOfStock
 from ..domain.ids import new_id
 from .context import Context
-from .ports import StaleWrite
+from .retry import retrying
 
 _RETRIES = 5
 
@@ -44,14 +44,9 @@ def get_cart(cart_id: str, ctx: Context) -> CartView:
 
 
 def _change(cart_id: str, ctx: Context, change) -> CartView:
-    for _ in range(_RETRIES):
-        cart = load_cart(cart_id, ctx)
-        try:
-            saved = ctx.carts.save(change(cart))
-        except StaleWrite:
-            continue
-        return view(saved, ctx)
-    raise Conflict(f"cart {cart_id} is being changed concurrently; try again")
+    saved = retrying(lambda: ctx.carts.save(change(load_cart(cart_id, ctx))), times=_RETRIES,
+                     conflict=f"cart {cart_id} is being changed concurrently; try again")
+    return view(saved, ctx)
 
 
 def add_item(cmd: AddToCart, ctx: Context, ttl: timedelta) -> CartView:

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from ..domain.catalog import Product, validate_product
 from ..domain.commands import AdjustStock, CreateProduct, SetStock, UpdateProduct
-from ..domain.errors import Conflict, NotFound
+from ..domain.errors import NotFound, found
 from ..domain.ids import new_id
 from ..domain.inventory import StockLevel
 from .context import Context
 from .events import announce_low_stock
-from .ports import Page, StaleWrite, StockedProduct
+from .ports import Page, StockedProduct
+from .retry import retrying
 
 _UPDATE_RETRIES = 5
 
@@ -35,15 +36,13 @@ def list_products(ctx: Context, *, category: str | None, limit: int, cursor: str
 
 
 def update_product(cmd: UpdateProduct, ctx: Context) -> StockedProduct:
-    for _ in range(_UPDATE_RETRIES):
+    def attempt() -> None:
         current = get_product(cmd.product_id, ctx, public=False).product
-        updated = current.changed(ctx.clock(), ctx.currency, **cmd.changes)
-        try:
-            ctx.catalog.replace(current, updated)
-        except StaleWrite:
-            continue
-        return get_product(cmd.product_id, ctx, public=False)
-    raise Conflict(f"product {cmd.product_id} is being changed by someone else; try again")
+        ctx.catalog.replace(current, current.changed(ctx.clock(), ctx.currency, **cmd.changes))
+
+    retrying(attempt, times=_UPDATE_RETRIES,
+             conflict=f"product {cmd.product_id} is being changed by someone else; try again")
+    return get_product(cmd.product_id, ctx, public=False)
 
 
 def archive_product(product_id: str, ctx: Context) -> None:
@@ -53,10 +52,7 @@ def archive_product(product_id: str, ctx: Context) -> None:
 
 
 def _stock(sku: str, ctx: Context) -> StockLevel:
-    level = ctx.inventory.get(sku)
-    if level is None:
-        raise NotFound(f"unknown SKU {sku}")
-    return level
+    return found(ctx.inventory.get(sku), f"SKU {sku}")
 
 
 def get_stock(sku: str, ctx: Context) -> StockLevel:

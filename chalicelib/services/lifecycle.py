@@ -28,7 +28,8 @@ from ..domain.orders import (
 from .context import Context
 from .events import announce_low_stock, dispatch
 from .orders import get_order as _load
-from .ports import PaymentGatewayError, StaleWrite
+from .ports import PaymentGatewayError
+from .retry import retrying
 
 _RETRIES = 8
 UNEXPECTED_STATE = "payment_intent_unexpected_state"
@@ -47,20 +48,19 @@ class _Writes:
     def __call__(self, change) -> Order:
         """`change(order)` returns the new order (or it with its stock moves), or None (or the same order)
         when there is nothing to write."""
-        for _ in range(_RETRIES):
+        def attempt() -> Order:
             order = _load(self.order_id, self.ctx)
             decided = change(order)
             updated, moves = decided if isinstance(decided, tuple) else (decided, [])
             if updated is None or updated is order:
-                self.order = order
                 return order
-            try:
-                self.order = self.ctx.orders.save(updated, moves)
-            except StaleWrite:
-                continue
+            saved = self.ctx.orders.save(updated, moves)
             self.events.extend(updated.events)
-            return self.order
-        raise Conflict(f"order {self.order_id} is changing too fast; try again")
+            return saved
+
+        self.order = retrying(attempt, times=_RETRIES, conflict=f"order {self.order_id} is changing too fast; "
+                                                                "try again")
+        return self.order
 
     def dispatch(self, *, again: str = "") -> Order:
         """`again`: a status whose event is announced again when this run found it reached already (the run

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import hmac
 
-from ..domain.errors import DomainError, NotFound
+from ..domain.errors import DomainError, NotFound, found
 from ..domain.ids import sha256_hex
 from ..domain.orders import Order
 from .auth import authenticate_merchant
@@ -31,10 +31,7 @@ def get_order_as(order_id: str, bearer: str, ctx: Context, *, bootstrap_hash: st
 
 
 def get_order(order_id: str, ctx: Context) -> Order:
-    order = ctx.orders.get(order_id)
-    if order is None:
-        raise NotFound(f"no order {order_id}")
-    return order
+    return found(ctx.orders.get(order_id), f"order {order_id}")
 
 
 def list_orders(ctx: Context, *, status: str | None, limit: int, cursor: str | None) -> Page[Order]:

@@ -6,10 +6,11 @@ import json
 from dataclasses import replace
 
 from ..domain import webhooks as rules
-from ..domain.errors import Conflict, FieldError, Invalid, NotFound
+from ..domain.errors import Conflict, FieldError, Invalid, NotFound, found
 from ..domain.ids import new_id, new_secret, rfc3339
 from .context import Context
 from .ports import Delivery, Event, Notifier, Page, StaleWrite, WebhookEndpoint, Webhooks
+from .retry import retrying
 
 EVENT_TYPES = ("order.created", "order.paid", "order.shipped", "order.canceled", "order.refunded", "inventory.low")
 
@@ -31,10 +32,7 @@ def remove_endpoint(endpoint_id: str, ctx: Context) -> None:
 
 
 def get_endpoint(endpoint_id: str, ctx: Context) -> WebhookEndpoint:
-    endpoint = ctx.webhooks.endpoint(endpoint_id)
-    if endpoint is None:
-        raise NotFound(f"no webhook endpoint {endpoint_id}")
-    return endpoint
+    return found(ctx.webhooks.endpoint(endpoint_id), f"webhook endpoint {endpoint_id}")
 
 
 class WebhookNotifier(Notifier):
@@ -101,14 +99,12 @@ def deliver(delivery_id: str, receive_count: int, ctx: Context, *, now: int, max
 
 
 def _record(ctx: Context, delivery: Delivery, *, status: str, code: int | None = None, error: str = "") -> None:
-    for _ in range(5):
-        try:
-            ctx.webhooks.save_delivery(replace(delivery, status=status, attempts=delivery.attempts + 1,
-                                               last_status_code=code, last_error=error,
-                                               updated_at=rfc3339(ctx.clock())))
-            return
-        except StaleWrite:
-            delivery = ctx.webhooks.delivery(delivery.id) or delivery
+    def attempt() -> None:
+        current = ctx.webhooks.delivery(delivery.id) or delivery
+        ctx.webhooks.save_delivery(replace(current, status=status, attempts=current.attempts + 1,
+                                           last_status_code=code, last_error=error, updated_at=rfc3339(ctx.clock())))
+
+    retrying(attempt, times=5, conflict=f"delivery {delivery.id} is changing; try again")
 
 
 def backoff_seconds(receive_count: int, base: int) -> int:
@@ -121,9 +117,7 @@ def list_deliveries(ctx: Context, *, status: str | None, limit: int, cursor: str
 
 def redrive(delivery_id: str, ctx: Context) -> Delivery:
     """Send a delivery again from its first attempt: for deliveries that failed (or were parked)."""
-    delivery = ctx.webhooks.delivery(delivery_id)
-    if delivery is None:
-        raise NotFound(f"no delivery {delivery_id}")
+    delivery = found(ctx.webhooks.delivery(delivery_id), f"delivery {delivery_id}")
     if delivery.status == "delivered":
         raise Conflict("this delivery succeeded already")
     if ctx.webhooks.endpoint(delivery.endpoint_id) is None:
