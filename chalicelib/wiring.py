@@ -23,7 +23,11 @@ def context() -> Context:
 
 def _build() -> Context:
     from .adapters.aws import StepFunctionsWorkflow
-    from .adapters.dynamodb import DynamoApiKeys, DynamoCarts, DynamoCatalog, DynamoInventory, DynamoOrders
+    from .adapters.dynamo_api_keys import DynamoApiKeys
+    from .adapters.dynamo_carts import DynamoCarts
+    from .adapters.dynamo_catalog import DynamoCatalog
+    from .adapters.dynamo_inventory import DynamoInventory
+    from .adapters.dynamo_orders import DynamoOrders
     from .adapters.webhooks import DynamoInboundEvents, DynamoWebhooks, HttpSender
     from .domain.ids import utc_now
     from .services.webhooks import WebhookNotifier

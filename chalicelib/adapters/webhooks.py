@@ -12,7 +12,7 @@ from ..services import ports
 from ..services.ports import Delivery, Page, StaleWrite, WebhookEndpoint
 from . import aws
 from . import cursor as cursors
-from .dynamodb import _version, find, written
+from .dynamodb import find, versioned, written
 from .models import InboundEventModel, WebhookDeliveryModel, WebhookEndpointModel, bind
 
 _KEEP_DELIVERIES = timedelta(days=30)
@@ -51,7 +51,7 @@ def _delivery_model(d: Delivery) -> WebhookDeliveryModel:
         d.id, created_key=f"{d.created_at}#{d.id}", endpoint_id=d.endpoint_id, event_id=d.event_id,
         event_type=d.event_type, payload=d.payload, status=d.status, attempts=d.attempts,
         last_status_code=d.last_status_code, last_error=d.last_error or None, created_at=d.created_at,
-        updated_at=d.updated_at, expires_at=utc_now() + _KEEP_DELIVERIES, **_version(d.version))
+        updated_at=d.updated_at, expires_at=utc_now() + _KEEP_DELIVERIES, **versioned(d.version))
 
 
 class DynamoWebhooks(ports.Webhooks):

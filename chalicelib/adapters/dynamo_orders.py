@@ -1,0 +1,134 @@
+"""Orders: placed with the cart closed and stock reserved in one transaction, then saved over the
+version read together with their stock moves."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from ..domain.cart import Cart, PricedLine
+from ..domain.errors import Conflict, FieldError, OutOfStock
+from ..domain.ids import rfc3339
+from ..domain.money import Money
+from ..domain.orders import Address, Fulfillment, Order, Payment, Refund, StatusChange, StockMove
+from ..services import ports
+from ..services.ports import OrderAlreadyPlaced, Page, StaleWrite
+from . import cursor as cursors
+from .dynamodb import STOCK_MOVES, Tx, batch_skus, created_key, find, versioned
+from .models import CartModel, OrderModel, SkuModel, bind
+
+
+def _order_model(o: Order) -> OrderModel:
+    return OrderModel(
+        o.id, status=o.status, created_key=created_key(o.created_at, o.id), cart_id=o.cart_id, email=o.email,
+        currency=o.currency,
+        lines=[{"sku": ln.sku, "title": ln.title, "quantity": ln.quantity, "unit_price": ln.unit_price.amount}
+               for ln in o.lines],
+        shipping_address={k: v for k, v in vars(o.shipping_address).items() if v is not None},
+        payment={"provider": o.payment.provider, "payment_intent_id": o.payment.payment_intent_id,
+                 "status": o.payment.status, "idempotency_key": o.payment.idempotency_key},
+        fulfillment=_fulfillment_map(o.fulfillment), pending_fulfillment=_fulfillment_map(o.pending_fulfillment),
+        refunded_amount=(o.refunded.amount if o.refunded else 0), access_token_hash=o.access_token_hash,
+        refunds=[{"id": r.id, "amount": r.amount.amount, "status": r.status, "reason": r.reason,
+                  "created_at": rfc3339(r.created_at), "provider_refund_id": r.provider_refund_id} for r in o.refunds],
+        payment_token=o.payment_token or None, shipment_token=o.shipment_token or None,
+        history=[{"status": h.status, "at": rfc3339(h.at)} for h in o.history],
+        created_at=o.created_at, updated_at=o.updated_at, **versioned(o.version))
+
+
+def _fulfillment_map(f: Fulfillment | None) -> dict | None:
+    if f is None:
+        return None
+    return {"carrier": f.carrier, "tracking_number": f.tracking_number, "shipped_at": rfc3339(f.shipped_at)}
+
+
+def _fulfillment_from(value) -> Fulfillment | None:
+    f = _as_dict(value) if value else None
+    if not f:
+        return None
+    return Fulfillment(carrier=f["carrier"], tracking_number=f["tracking_number"],
+                       shipped_at=_parse_time(f["shipped_at"]))
+
+
+def _as_dict(value) -> dict:
+    return value.as_dict() if hasattr(value, "as_dict") else dict(value or {})
+
+
+def _parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _order_from(m: OrderModel) -> Order:
+    cur = m.currency
+    address = _as_dict(m.shipping_address)
+    payment = _as_dict(m.payment)
+    return Order(
+        id=m.order_id, status=m.status, email=m.email, currency=cur, cart_id=m.cart_id,
+        lines=tuple(PricedLine(sku=ln["sku"], title=ln["title"], quantity=int(ln["quantity"]),
+                               unit_price=Money(int(ln["unit_price"]), cur)) for ln in map(_as_dict, m.lines)),
+        shipping_address=Address(**address),
+        payment=Payment(provider=payment["provider"], payment_intent_id=payment["payment_intent_id"],
+                        status=payment["status"], idempotency_key=payment.get("idempotency_key") or ""),
+        fulfillment=_fulfillment_from(m.fulfillment), pending_fulfillment=_fulfillment_from(m.pending_fulfillment),
+        refunded=Money(int(m.refunded_amount or 0), cur), access_token_hash=m.access_token_hash,
+        refunds=tuple(Refund(id=r["id"], amount=Money(int(r["amount"]), cur), status=r["status"],
+                             reason=r.get("reason") or "", created_at=_parse_time(r["created_at"]),
+                             provider_refund_id=r.get("provider_refund_id") or "")
+                      for r in map(_as_dict, m.refunds or [])),
+        payment_token=m.payment_token or "", shipment_token=m.shipment_token or "",
+        history=tuple(StatusChange(h["status"], _parse_time(h["at"])) for h in map(_as_dict, m.history)),
+        created_at=m.created_at, updated_at=m.updated_at, version=m.version or 0)
+
+
+class DynamoOrders(ports.Orders):
+    def place(self, order: Order, cart: Cart) -> None:
+        bind()
+        tx = Tx()
+        tx.save("order", _order_model(order), OrderModel.order_id.does_not_exist())
+        tx.update("cart", CartModel(cart.id, **versioned(cart.version)),
+                  [CartModel.status.set("checked_out"), CartModel.updated_at.set(order.created_at)],
+                  CartModel.status == "open")
+        for line in order.lines:
+            actions, condition = STOCK_MOVES["reserve"](line.quantity)
+            tx.update(("sku", line.sku), SkuModel(line.sku), actions, condition)
+        failed = tx.commit()
+        if not failed:
+            return
+        if "order" in failed:
+            raise OrderAlreadyPlaced(order.id)
+        if "cart" in failed:
+            raise StaleWrite(cart.id)
+        raise OutOfStock("not enough stock for every line; nothing was reserved",
+                         [FieldError(sku, f"not enough stock of {sku}") for _, sku in failed])
+
+    def save(self, order: Order, moves: list[StockMove] = ()) -> Order:
+        """Writes the order over the version it was read at, with its stock moves, in one transaction."""
+        bind()
+        tx = Tx()
+        tx.save("order", _order_model(order), OrderModel.order_id.exists())
+        existing = batch_skus([m.sku for m in moves if m.kind == "restock"])
+        for m in moves:
+            if m.kind == "restock" and m.sku not in existing:
+                continue  # the SKU was deleted from the catalog since: nothing to put back
+            actions, condition = STOCK_MOVES[m.kind](m.quantity)
+            tx.update(("sku", m.sku), SkuModel(m.sku), actions, SkuModel.sku.exists() & condition)
+        failed = tx.commit()
+        if "order" in failed:
+            raise StaleWrite(order.id)
+        if failed:
+            raise Conflict(f"stock of {', '.join(label[1] for label in failed)} does not match order {order.id}")
+        return self.get(order.id)
+
+    def get(self, order_id: str) -> Order | None:
+        model = find(OrderModel, order_id)
+        return None if model is None else _order_from(model)
+
+    def list(self, *, status: str | None, limit: int, cursor: str | None) -> Page[Order]:
+        bind()
+        if status is not None:
+            partition, index = {"status": status}, OrderModel.by_status
+        else:
+            partition, index = {"kind": "order"}, OrderModel.by_created
+        keys = {"order_id", "created_key", *partition}
+        start = cursors.decode(cursor, keys=keys, fixed=partition)
+        models, next_cursor = cursors.page(index.query(next(iter(partition.values())), scan_index_forward=False,
+                                                       limit=limit + 1, last_evaluated_key=start), limit, keys)
+        return Page([_order_from(m) for m in models], next_cursor)
