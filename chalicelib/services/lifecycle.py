@@ -1,9 +1,10 @@
 """The order lifecycle after checkout: payment, shipment, cancellation and refunds.
 
-Each use case reads the order, lets the domain decide, and writes the result over the version it read
-(retrying when someone else wrote first). Side effects at the payment provider carry idempotency keys
-derived from the order and the step, so any step can be retried. Waiting workflow steps store their task
-token on the order; whichever of "token stored" and "event recorded" comes second resumes the step."""
+Each use case writes through the one write path (order_writes): read the order, let the domain decide,
+write over the version read; the events the domain recorded are dispatched after the save. Side effects
+at the payment provider carry idempotency keys derived from the order and the step, so any step can be
+retried. Waiting workflow steps store their task token on the order; whichever of "token stored" and
+"event recorded" comes second resumes the step."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -22,61 +23,16 @@ from ..domain.orders import (
     Fulfillment,
     Order,
     OrderPlaced,
-    OrderStatusChanged,
     Refund,
 )
 from .context import Context
 from .events import announce_low_stock, dispatch
+from .order_writes import OrderWrites, update
 from .orders import get_order as _load
 from .ports import PaymentGatewayError
-from .retry import retrying
 
-_RETRIES = 8
 UNEXPECTED_STATE = "payment_intent_unexpected_state"
-
-
-class _Writes:
-    """One use case's writes to one order. Each write is the one write path: load, let the domain decide,
-    save over the version read (deciding again if someone else wrote in between). The events the domain
-    recorded are dispatched after the last save, with the order as it then is."""
-
-    def __init__(self, order_id: str, ctx: Context):
-        self.order_id, self.ctx = order_id, ctx
-        self.events: list = []
-        self.order: Order | None = None
-
-    def __call__(self, change) -> Order:
-        """`change(order)` returns the new order (or it with its stock moves), or None (or the same order)
-        when there is nothing to write."""
-        def attempt() -> Order:
-            order = _load(self.order_id, self.ctx)
-            decided = change(order)
-            updated, moves = decided if isinstance(decided, tuple) else (decided, [])
-            if updated is None or updated is order:
-                return order
-            saved = self.ctx.orders.save(updated, moves)
-            self.events.extend(updated.events)
-            return saved
-
-        self.order = retrying(attempt, times=_RETRIES, conflict=f"order {self.order_id} is changing too fast; "
-                                                                "try again")
-        return self.order
-
-    def dispatch(self, *, again: str = "") -> Order:
-        """`again`: a status whose event is announced again when this run found it reached already (the run
-        that reached it may have died before announcing; the event id is the same, so nobody hears it twice)."""
-        events = self.events
-        if not events and again and self.order.status == again:
-            events = [OrderStatusChanged(self.order.id, again)]
-        dispatch(self.order, events, self.ctx)
-        return self.order
-
-
-def _update(order_id: str, ctx: Context, change) -> Order:
-    """One write, its events dispatched right after it."""
-    writes = _Writes(order_id, ctx)
-    writes(change)
-    return writes.dispatch()
+_SETTLE_STEPS = 8  # more than any settlement needs (void, book, refund) even with others racing it
 
 
 # --- starting --------------------------------------------------------------------------------------
@@ -131,7 +87,7 @@ def _await(order_id: str, ctx: Context, field: str, task_token: str, *, waiting:
             raise OrderClosed(f"order {order_id} is {order.status}")
         return None if getattr(order, field) == task_token else replace(order, **{field: task_token})
 
-    return _update(order_id, ctx, store)
+    return update(order_id, ctx, store)
 
 
 def await_payment(order_id: str, task_token: str, ctx: Context) -> None:
@@ -171,7 +127,7 @@ def record_payment_status(order_id: str, status: str, ctx: Context) -> Order:
             return None  # e.g. payment_failed arriving after succeeded
         return order.with_payment_status(status, ctx.clock())
 
-    order = _update(order_id, ctx, record)
+    order = update(order_id, ctx, record)
     if order.status == CANCELED:
         return settle(order_id, ctx)
     if ctx.workflow is not None:
@@ -189,7 +145,7 @@ def mark_paid(order_id: str, ctx: Context) -> Order:
             raise InvalidTransition(f"order {order_id} has no settled payment ({order.payment.status})")
         return order.pay(ctx.clock())
 
-    writes = _Writes(order_id, ctx)
+    writes = OrderWrites(order_id, ctx)
     writes(pay)
     return writes.dispatch(again=PAID)
 
@@ -206,7 +162,7 @@ def record_shipment(order_id: str, carrier: str, tracking_number: str, ctx: Cont
         pending = Fulfillment(carrier=carrier, tracking_number=tracking_number, shipped_at=ctx.clock())
         return replace(order, pending_fulfillment=pending, updated_at=ctx.clock())
 
-    order = _update(order_id, ctx, record)
+    order = update(order_id, ctx, record)
     if ctx.workflow is not None:
         _resume_shipment(order, ctx)
     return order
@@ -229,7 +185,7 @@ def ship(order_id: str, ctx: Context) -> Order:
             shipped = shipped.with_payment_status("succeeded", ctx.clock())
         return shipped
 
-    writes = _Writes(order_id, ctx)
+    writes = OrderWrites(order_id, ctx)
     writes(mark)
     return writes.dispatch(again=SHIPPED)
 
@@ -247,7 +203,7 @@ def cancel(order_id: str, ctx: Context, *, reason: str) -> Order:
             raise InvalidTransition(f"order {order_id} is {order.status}; only unshipped orders can be canceled")
         return order.cancel(ctx.clock())
 
-    writes = _Writes(order_id, ctx)
+    writes = OrderWrites(order_id, ctx)
     writes(decide)
     _settle(writes)
     return writes.dispatch(again=CANCELED)
@@ -255,16 +211,16 @@ def cancel(order_id: str, ctx: Context, *, reason: str) -> Order:
 
 def settle(order_id: str, ctx: Context) -> Order:
     """Makes a canceled order's money record match the provider: see `Order.settlement`."""
-    writes = _Writes(order_id, ctx)
+    writes = OrderWrites(order_id, ctx)
     _settle(writes)
     return writes.dispatch()
 
 
-def _settle(writes: _Writes) -> None:
+def _settle(writes: OrderWrites) -> None:
     """Each step is decided from the version being written; a step someone else took meanwhile is
     decided again, never repeated from a stale copy."""
     ctx, order_id = writes.ctx, writes.order_id
-    for _ in range(_RETRIES):
+    for _ in range(_SETTLE_STEPS):
         order = writes(lambda o: None)
         step = order.settlement()
         if step is None:
@@ -309,7 +265,7 @@ def refund(order_id: str, amount: Money | None, reason: str, ctx: Context) -> tu
     """Books the refund before asking the provider (so concurrent refunds never exceed the payment), then
     records the provider's answer. An authorization never captured is released (its intent voided), in full."""
     refund_id = new_id("re")
-    writes = _Writes(order_id, ctx)
+    writes = OrderWrites(order_id, ctx)
 
     def book(order: Order):
         value = amount if amount is not None else order.refundable
@@ -348,7 +304,7 @@ def record_external_refund(order_id: str, amount_refunded: int, ctx: Context) ->
     if missing <= 0 or order.status not in (PAID, SHIPPED):
         return order
     refund_id = derived_id("re", order_id, str(amount_refunded))
-    writes = _Writes(order_id, ctx)
+    writes = OrderWrites(order_id, ctx)
     writes(lambda o: None if any(r.id == refund_id for r in o.refunds) else o.start_refund(
         Refund(refund_id, Money(missing, o.currency), "pending", "refunded at the provider", ctx.clock()),
         ctx.clock()))
