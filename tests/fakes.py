@@ -1,13 +1,14 @@
-"""In-memory fakes of the repository ports, with the DynamoDB adapters' semantics: optimistic writes over
-the version read, and stock moved all or nothing with the order that moves it. tests/integration/
-test_repository_contract.py holds both to the same contract."""
+"""In-memory fakes of the repository ports (catalog, inventory, carts, orders), with the DynamoDB
+adapters' semantics: optimistic writes over the version read, and stock moved all or nothing with the
+order that moves it. tests/integration/test_repository_contract.py holds both to the same contract."""
 from __future__ import annotations
 
 import threading
 from dataclasses import replace
 
 from chalicelib.domain.cart import Cart
-from chalicelib.domain.errors import Conflict, DomainError, FieldError, NotFound, OutOfStock
+from chalicelib.domain.catalog import Product, SkuInfo
+from chalicelib.domain.errors import Conflict, DomainError, FieldError, NotFound, OutOfStock, SkuTaken
 from chalicelib.domain.inventory import StockLevel
 from chalicelib.domain.orders import Order, StockMove
 from chalicelib.services import ports
@@ -133,3 +134,87 @@ class FakeOrders(ports.Orders):
         start = int(cursor or 0)
         more = len(found) > start + limit
         return Page(found[start:start + limit], str(start + limit) if more else None)
+
+
+class FakeCatalog(ports.Catalog):
+    """Products, with their SKUs' stock kept by the FakeInventory (as both share the SKU items in DynamoDB)."""
+
+    def __init__(self, inventory: FakeInventory):
+        self.inventory = inventory
+        self.products: dict[str, Product] = {}
+        self.owner: dict[str, str] = {}  # sku -> product id
+
+    def create(self, product: Product) -> None:
+        with self.inventory.lock:
+            taken = [(i, v.sku) for i, v in enumerate(product.variants) if v.sku in self.owner]
+            if taken:
+                raise SkuTaken("a SKU is unique store-wide",
+                               [FieldError(f"variants[{i}].sku", f"SKU {sku} is already in use") for i, sku in taken])
+            if product.id in self.products:
+                raise Conflict(f"product {product.id} already exists")
+            self.products[product.id] = replace(product, version=1)
+            for sku in product.skus():
+                self.owner[sku] = product.id
+                self.inventory.add_sku(sku)
+
+    def replace(self, old: Product, new: Product) -> None:
+        with self.inventory.lock:
+            if self.products[old.id].version != old.version:
+                raise StaleWrite(old.id)
+            added = [(i, v.sku) for i, v in enumerate(new.variants) if v.sku not in old.skus()]
+            taken = [(i, sku) for i, sku in added if sku in self.owner]
+            if taken:
+                raise SkuTaken("the variants cannot change that way",
+                               [FieldError(f"variants[{i}].sku", f"SKU {sku} is already in use") for i, sku in taken])
+            removed = set(old.skus()) - set(new.skus())
+            if any(self.inventory.stock[sku].reserved for sku in removed):
+                raise Conflict("the variants cannot change that way")
+            for sku in removed:
+                del self.owner[sku], self.inventory.stock[sku]
+            for _, sku in added:
+                self.owner[sku] = new.id
+                self.inventory.add_sku(sku)
+            self.products[new.id] = replace(new, version=old.version + 1)
+
+    def _stocked(self, product: Product) -> ports.StockedProduct:
+        return ports.StockedProduct(product, self.inventory.levels(product.skus()))
+
+    def get(self, product_id: str) -> ports.StockedProduct | None:
+        product = self.products.get(product_id)
+        return None if product is None else self._stocked(product)
+
+    def list(self, *, status: str, category: str | None, limit: int,
+             cursor: str | None) -> Page[ports.StockedProduct]:
+        found = sorted((p for p in self.products.values()
+                        if p.status == status and (category is None or p.category == category)),
+                       key=lambda p: (p.created_at, p.id), reverse=True)
+        start = int(cursor or 0)
+        more = len(found) > start + limit
+        return Page([self._stocked(p) for p in found[start:start + limit]], str(start + limit) if more else None)
+
+    def sku_info(self, skus: list[str]) -> dict[str, SkuInfo]:
+        info = {}
+        for sku in skus:
+            if sku in self.owner:
+                product = self.products[self.owner[sku]]
+                variant = next(v for v in product.variants if v.sku == sku)
+                info[sku] = SkuInfo(sku=sku, product_id=product.id, title=f"{product.title} - {variant.title}",
+                                    price=variant.price, sellable=product.sellable,
+                                    available=max(self.inventory.stock[sku].available, 0))
+        return info
+
+    def any_sku_exists(self, skus: list[str]) -> bool:
+        return any(sku in self.owner for sku in skus)
+
+
+def fake_context(**overrides):
+    """A service context on the fakes: no AWS, no moto."""
+    from chalicelib.adapters.payments import SimulatedGateway
+    from chalicelib.domain.ids import utc_now
+    from chalicelib.services.context import Context
+
+    inventory, carts = FakeInventory(), FakeCarts()
+    ctx = Context(catalog=FakeCatalog(inventory), inventory=inventory, carts=carts,
+                  orders=FakeOrders(carts, inventory), api_keys=None, payments=SimulatedGateway(), clock=utc_now,
+                  currency="USD")
+    return replace(ctx, **overrides)

@@ -9,13 +9,14 @@ from typing import Any
 import pytest
 
 from chalicelib.domain.cart import Cart, PricedLine
-from chalicelib.domain.errors import Conflict, OutOfStock
+from chalicelib.domain.catalog import Product, Variant
+from chalicelib.domain.errors import Conflict, OutOfStock, SkuTaken
 from chalicelib.domain.ids import new_id
 from chalicelib.domain.inventory import StockLevel
 from chalicelib.domain.money import Money
 from chalicelib.domain.orders import Address, Order, Payment, StockMove
 from chalicelib.services.ports import OrderAlreadyPlaced, StaleWrite
-from tests.fakes import FakeCarts, FakeInventory, FakeOrders
+from tests.fakes import fake_context
 
 from .helpers import make_product, random_sku
 
@@ -28,17 +29,14 @@ class Repos:
     carts: Any
     orders: Any
     inventory: Any
+    catalog: Any
     add_sku: Any  # (sku, on_hand) -> None
 
 
 @pytest.fixture(params=["fake", "dynamodb"])
 def repos(request):
-    if request.param == "fake":
-        inventory = FakeInventory()
-        carts = FakeCarts()
-        return Repos(carts, FakeOrders(carts, inventory), inventory, inventory.add_sku)
-    ctx = request.getfixturevalue("ctx")
-    return Repos(ctx.carts, ctx.orders, ctx.inventory,
+    ctx = fake_context() if request.param == "fake" else request.getfixturevalue("ctx")
+    return Repos(ctx.carts, ctx.orders, ctx.inventory, ctx.catalog,
                  lambda sku, on_hand: make_product(ctx, (sku, 100), stock={sku: on_hand}))
 
 
@@ -123,3 +121,26 @@ def test_a_stock_move_that_does_not_fit_writes_nothing(repos):
     with pytest.raises(Conflict):
         repos.orders.save(replace(placed, email="eve@example.com"), [StockMove(sku, "commit", 3)])
     assert repos.orders.get(order.id) == placed and repos.inventory.get(sku) == StockLevel(5, 2)
+
+
+def _product(*skus: str, status: str = "active") -> Product:
+    return Product(id=new_id("prod"), title="Tee", description="", category="apparel", status=status,
+                   variants=tuple(Variant(sku, sku, Money(100, "USD")) for sku in skus), created_at=NOW,
+                   updated_at=NOW)
+
+
+def test_a_sku_belongs_to_one_product_and_a_product_is_replaced_over_the_version_read(repos):
+    first, second = random_sku("A"), random_sku("B")
+    product = _product(first)
+    repos.catalog.create(product)
+    with pytest.raises(SkuTaken):
+        repos.catalog.create(_product(first))
+    stored = repos.catalog.get(product.id).product
+    assert repos.catalog.any_sku_exists([first]) and repos.inventory.get(first) == StockLevel(0, 0)
+    repos.catalog.replace(stored, replace(stored, title="Shirt", variants=stored.variants + (
+        Variant(second, second, Money(200, "USD")),)))
+    with pytest.raises(StaleWrite):
+        repos.catalog.replace(stored, replace(stored, title="Stale"))
+    info = repos.catalog.sku_info([first, second, "NOPE-1"])
+    assert set(info) == {first, second} and info[second].price == Money(200, "USD") and info[second].sellable
+    assert repos.catalog.get(product.id).product.title == "Shirt"

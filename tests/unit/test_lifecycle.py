@@ -1,4 +1,5 @@
-"""The order lifecycle's use cases on moto, with the workflow engine replaced by a recorder: what each
+"""The order lifecycle's use cases on the in-memory repositories (held to the DynamoDB adapters' contract
+in test_repository_contract), with the workflow engine replaced by a recorder: what each
 step writes, what it signals, and that every path leaves stock and payment balanced."""
 from __future__ import annotations
 
@@ -16,8 +17,8 @@ from chalicelib.domain.orders import Address
 from chalicelib.services import carts, lifecycle
 from chalicelib.services.checkout import place_order
 from chalicelib.services.ports import Event, Notifier, PaymentGatewayError, Workflow
-
-from .helpers import make_product, random_sku
+from tests.fakes import fake_context
+from tests.integration.helpers import make_product, random_sku
 
 TTL = timedelta(days=7)
 ADDRESS = Address(name="Ada", line1="1 Main St", city="Springfield", postal_code="12345", country="US")
@@ -73,8 +74,8 @@ class RecordingGateway(SimulatedGateway):
 
 
 @pytest.fixture
-def lctx(ctx):
-    return replace(ctx, workflow=RecordingWorkflow(), notifier=RecordingNotifier(), payments=RecordingGateway())
+def lctx():
+    return fake_context(workflow=RecordingWorkflow(), notifier=RecordingNotifier(), payments=RecordingGateway())
 
 
 def _order(c, qty=2, stock=5, price=1000):
