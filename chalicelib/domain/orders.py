@@ -103,8 +103,8 @@ PAYMENT_CLOSED = frozenset({"canceled", "refunded"})
 
 @dataclass(frozen=True)
 class Settlement:
-    """What the provider must still do for a canceled order: `refund` a booked refund (`refund`), or
-    `void` the uncaptured intent."""
+    """What the provider must still do for a canceled order: carry out the booked `refund` (kind "refund"),
+    or void the uncaptured intent (kind "void")."""
 
     kind: str  # refund | void
     refund: Refund | None = None

@@ -343,3 +343,42 @@ def test_only_paid_or_shipped_orders_are_refunded(status):
 def test_a_refund_must_be_positive(amount):
     with pytest.raises(Invalid):
         order_in("paid").start_refund(_refund(amount), T0)
+
+
+def _captured(order: Order) -> Order:
+    return order.with_payment_status("succeeded", T0)
+
+
+def test_canceling_a_captured_order_books_what_was_not_refunded_yet():
+    paid = _captured(order_in("paid"))
+    partly = paid.start_refund(_refund(400), T0).settle_refund("re_1", "re_provider", T0)[0]
+    canceled, _ = partly.cancel(T0)
+    rest = canceled.refunds[-1]
+    assert rest.status == "pending" and rest.amount == paid.total - usd(400)
+    assert canceled.refunded == paid.total and canceled.settlement().refund == rest
+    settled, moves = canceled.settle_refund(rest.id, "re_rest", T0)
+    assert settled.payment.status == "refunded" and settled.settlement() is None and moves == []
+
+
+def test_a_cancel_books_nothing_over_a_refund_already_booked():
+    booked = _captured(order_in("paid")).start_refund(_refund(order_in("paid").total.amount), T0)
+    canceled, _ = booked.cancel(T0)
+    assert [r.id for r in canceled.refunds] == ["re_1"], "the pending refund is finished, not doubled"
+    assert canceled.settlement().refund.id == "re_1"
+
+
+def test_an_uncaptured_canceled_order_voids_its_intent_unless_it_was_captured_meanwhile():
+    canceled, _ = order_in("pending_payment").cancel(T0)
+    assert canceled.refunds == () and canceled.settlement().kind == "void"
+    assert canceled.record_void(T0).payment.status == "canceled"
+    late = canceled.record_late_payment("succeeded", T0)
+    assert late.refunded == late.total and late.settlement().kind == "refund"
+    assert late.record_void(T0) is None, "a void never overwrites a captured payment"
+    assert late.record_late_payment("succeeded", T0) is None
+
+
+def test_releasing_an_authorization_in_full_voids_it_and_closes_the_order():
+    authorized = order_in("paid").with_payment_status("requires_capture", T0)
+    booked = authorized.start_refund(_refund(authorized.total.amount), T0)
+    released, moves = booked.settle_refund("re_1", "", T0, released=True)
+    assert released.status == "refunded" and released.payment.status == "canceled" and moves
