@@ -170,13 +170,9 @@ def _dispatch(spec: RouteSpec, request, lambda_context, path_params: dict) -> Re
         req = Request(headers=request.headers, bearer=bearer_token(request.headers), lambda_context=lambda_context,
                       raw_body=request.raw_body or b"")
         if spec.scope:
-            from .. import wiring
-            from ..services.auth import authenticate_merchant
-
             if not req.bearer:
                 raise domain.Unauthenticated("send Authorization: Bearer <merchant API key>")
-            req.merchant = authenticate_merchant(req.bearer, wiring.context(),
-                                                 bootstrap_hash=config.admin_api_key_hash())
+            req.merchant = _authenticate(req.bearer)
             req.merchant.require(spec.scope)
         elif spec.order_auth and not req.bearer:
             raise domain.Unauthenticated("send Authorization: Bearer <order access token or merchant key>")
@@ -249,12 +245,18 @@ def _flush_metrics(event, get_response):
             metrics.flush_metrics()
 
 
-def install(app) -> None:
+def _authenticate(token: str):
+    raise RuntimeError("install(app, authenticate=...) was not called")
+
+
+def install(app, routers, *, authenticate: Callable) -> None:
+    """Registers the routers' blueprints and the middleware. `authenticate(token)` turns a merchant's bearer
+    token into the merchant (or raises Unauthenticated): given by the caller, so this module knows no wiring."""
+    global _authenticate
     from chalice import ConvertToMiddleware
 
-    from . import routes
-
-    for router in routes.ROUTERS:
+    _authenticate = authenticate
+    for router in routers:
         app.register_blueprint(router.blueprint)
     app.register_middleware(ConvertToMiddleware(logger.inject_lambda_context(clear_state=True)))
     app.register_middleware(_flush_metrics, "http")
