@@ -26,6 +26,8 @@ from urllib.parse import parse_qsl, urlencode
 
 from moto.server import ThreadedMotoServer
 
+from .iam import SIGNED_BODY
+
 log = logging.getLogger(__name__)
 
 # POST /2015-03-31/functions/{name}/invocations, /2014-11-13/functions/{name}/invoke-async/,
@@ -76,8 +78,10 @@ class SerializedApp:
 
     def _long_poll(self, environ: dict[str, Any], wait_seconds: float, body_without_wait: bytes):
         deadline = time.monotonic() + wait_seconds
+        signed_body = _read_body(environ)  # what the client signed; IAM enforcement checks it (local/iam.py)
         while True:
             attempt = dict(environ)
+            attempt[SIGNED_BODY] = signed_body
             attempt["wsgi.input"] = io.BytesIO(body_without_wait)
             attempt["CONTENT_LENGTH"] = str(len(body_without_wait))
             status, headers, body = self._serialized(attempt)

@@ -121,15 +121,18 @@ def _sub(value: Any, stage: str) -> str:
 
 
 class SqsPoller:
-    def __init__(self, app: Any, stage: str, *, wait_seconds: int = 1):
+    def __init__(self, app: Any, stage: str, *, wait_seconds: int = 1,
+                 setup_session: boto3.session.Session | None = None):
         self.app = app
         self.stage = stage
+        # Finding the queues is set-up (Lambda knows a mapping's queue); polling runs as the function's role.
+        self.setup_session = setup_session
         self.wait_seconds = wait_seconds
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
-        sqs = boto3.client("sqs")
+        sqs = (self.setup_session or boto3.session.Session()).client("sqs")
         for mapping in event_source_mappings(self.stage):
             url = sqs.get_queue_url(QueueName=mapping.queue_name)["QueueUrl"]
             arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]

@@ -30,7 +30,7 @@ from chalice.local import ChaliceRequestHandler, ForbiddenError, LocalChalice, L
 from moto.core.base_backend import BackendDict
 from moto.core.config import default_user_config
 
-from . import infra, pages, runtime
+from . import iam, infra, pages, runtime
 from .moto_server import LockedMotoServer
 
 REPO_ROOT = infra.REPO_ROOT
@@ -111,6 +111,12 @@ class LocalStack:
         self._http_thread: threading.Thread | None = None
         self._owns_running_lock = False
         self._key_generated = False
+        # SHELF_LOCAL_IAM=enforce (local/iam.py): set-up as `admin`, the functions as their role.
+        self.iam_enforced = False
+        self._iam: iam.Enforcement | None = None
+        self.admin: iam.Principal | None = None
+        self.function_principal: iam.Principal | None = None
+        self.workflow_roles: list[str] = []
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -195,6 +201,10 @@ class LocalStack:
         for name, value in FAKE_AWS_ENV.items():
             self._setenv(name, value)
         self._setenv("SHELF_STAGE", self.stage)
+        try:
+            self.iam_enforced = iam.mode()
+        except iam.IamSetupError as exc:
+            raise LocalStackError(str(exc)) from exc
         _reset_boto3_default_session()
 
     def _restore_environment(self) -> None:
@@ -218,12 +228,18 @@ class LocalStack:
         # and moto_server_port() reads MOTO_PORT.
         self._setenv("MOTO_PORT", str(self._moto.port))
         self._setenv("AWS_ENDPOINT_URL", self.moto_url)
+        if self.iam_enforced:
+            self._iam = iam.Enforcement(infra.REGION)
+            self.admin = self._iam.start(boto3.session.Session(region_name=infra.REGION))
 
     def _stop_moto(self) -> None:
         if self._moto is not None:
             self._moto.stop()
             self._moto = None
             BackendDict.reset()  # the next start() in this process begins from an empty account
+        if self._iam is not None:
+            self._iam.stop()
+            self._iam = None
         if self._moto_config is not None:
             self._moto_config.stop()
             self._moto_config = None
@@ -233,10 +249,40 @@ class LocalStack:
         assert self._moto is not None, "start() first"
         return self._moto.lock
 
+    @property
+    def aws_session(self) -> boto3.session.Session:
+        """A session for the stack's own set-up and for operators (tests, the CLI): the admin when IAM is
+        enforced. The functions' calls use the process environment instead, which holds their role's keys."""
+        if self.admin is not None:
+            return self.admin.session(infra.REGION)
+        return boto3.session.Session(region_name=infra.REGION)
+
+    def aws(self, service: str, **kwargs: Any) -> Any:
+        return self.aws_session.client(service, **kwargs)
+
     def _create_resources(self) -> None:
-        self.stack = infra.stand_up(self.stage, parameters=self.parameters)
+        self.stack = infra.stand_up(self.stage, parameters=self.parameters, session=self.aws_session)
         for key, value in self.stack.outputs.items():
             self._setenv(output_env_name(key), value)
+        if self._iam is not None:
+            self._assume_roles()
+
+    def _assume_roles(self) -> None:
+        """What Lambda and Step Functions do in AWS: run as the role the stack gave them. Every function
+        has the template's Lambda role; the workflow engine, its state machine's role."""
+        assert self._iam is not None and self.stack is not None
+        role = self.stack.outputs.get("LambdaRoleArn")
+        if not role:
+            raise LocalStackError("IAM enforcement: the template has no LambdaRoleArn output")
+        self.function_principal = self._iam.assume(role, "lambda.amazonaws.com")
+        self._iam.sign_workflow_calls()
+        sfn = self.aws("stepfunctions")
+        self.workflow_roles = sorted({sfn.describe_state_machine(stateMachineArn=m["stateMachineArn"])["roleArn"]
+                                      for m in sfn.list_state_machines()["stateMachines"]})
+        # As the Lambda runtime does: the function's environment holds its role's session keys.
+        for name, value in self.function_principal.env().items():
+            self._setenv(name, value or "")
+        _reset_boto3_default_session()
 
     # -- the app ---------------------------------------------------------------------------------
 
@@ -282,7 +328,7 @@ class LocalStack:
 
     # Queues are delivered to their consumers as infra/events.yaml maps them; the schedule runs too.
     def _start_sqs_poller(self) -> None:
-        self._poller = runtime.SqsPoller(self.app, self.stage)
+        self._poller = runtime.SqsPoller(self.app, self.stage, setup_session=self.aws_session)
         self._poller.start()
         self._scheduler = runtime.Scheduler(self.app, float(os.environ.get("SHELF_LOCAL_SCHEDULE_SECONDS", "300")))
         self._scheduler.start()
@@ -339,6 +385,16 @@ class LocalStack:
             "                Authorization: Bearer <key>",
             f"  moto          {self.moto_url}   (aws --endpoint-url {self.moto_url} --region {infra.REGION} ...)",
         ]
+        if self.function_principal is not None:
+            lines.append(f"  IAM           enforced: the functions run as {self.function_principal.arn}")
+            for role in self.workflow_roles:
+                lines.append(f"                the workflow as {role}")
+            assert self.admin is not None
+            lines.append(f"                admin keys for the CLI: AWS_ACCESS_KEY_ID={self.admin.access_key_id} "
+                         f"AWS_SECRET_ACCESS_KEY={self.admin.secret_access_key}")
+        else:
+            lines.append(f"  IAM           not enforced ({iam.MODE_VARIABLE}=enforce holds the functions to "
+                         "infra/template.yaml's policies)")
         if self.stack and self.stack.skipped:
             kinds = sorted(set(self.stack.skipped.values()))
             lines.append(f"  not emulated  {', '.join(kinds)} (moto cannot create them; AWS will)")

@@ -1,6 +1,8 @@
 """One local stack for the e2e package, on a free port, over real HTTP."""
 from __future__ import annotations
 
+import os
+
 import pytest
 import requests
 
@@ -19,7 +21,9 @@ def stack():
         env={"SHELF_SEED_DEMO": "0", "SHELF_ADMIN_API_KEY": ADMIN_API_KEY,
              # Fast failure paths: a few short retries instead of minutes of real backoff.
              "SHELF_WEBHOOK_MAX_ATTEMPTS": "3", "SHELF_WEBHOOK_BACKOFF_SECONDS": "1",
-             "SHELF_LOCAL_SCHEDULE_SECONDS": "0"},
+             "SHELF_LOCAL_SCHEDULE_SECONDS": "0",
+             # Every function call held to infra/template.yaml's IAM policies (SHELF_LOCAL_IAM=off to debug).
+             "SHELF_LOCAL_IAM": os.environ.get("SHELF_LOCAL_IAM") or "enforce"},
         parameters={"RetryIntervalSeconds": "1", "RetryMaxAttempts": "2", "CompensationMaxAttempts": "3",
                     "QueueMaxReceiveCount": "3", "QueueVisibilityTimeoutSeconds": "2"},
         banner=False,

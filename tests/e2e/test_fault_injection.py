@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 
-import boto3
 import pytest
 
 from chalicelib import wiring
@@ -27,8 +26,8 @@ def _balanced(shop, sku, on_hand=5):
     assert shop.stock(sku) == {"sku": sku, "on_hand": on_hand, "reserved": 0, "available": on_hand}
 
 
-def _execution_status(order_id):
-    sfn = boto3.client("stepfunctions")
+def _execution_status(stack, order_id):
+    sfn = stack.aws("stepfunctions")
     arn = next(m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]
                if m["name"] == "shelf-e2e-order")
     return sfn.describe_execution(executionArn=arn.replace(":stateMachine:", ":execution:") + f":{order_id}")["status"]
@@ -73,7 +72,7 @@ def test_mark_paid_failing_for_good_cancels_and_refunds(shop, stack, monkeypatch
     pay(shop, order)
     settled(shop, order["id"], "refunded")  # the shopper paid: the money goes back
     _balanced(shop, sku)
-    eventually(lambda: _execution_status(order["id"]) == "SUCCEEDED", what="the execution to close")
+    eventually(lambda: _execution_status(stack, order["id"]) == "SUCCEEDED", what="the execution to close")
 
 
 def test_the_payment_wait_failing_for_good_cancels_the_unpaid_order(shop, stack, monkeypatch):
@@ -94,7 +93,7 @@ def test_a_shipment_step_failing_for_good_cancels_refunds_and_restocks(shop, sta
                              "data": {"order_id": order["id"], "carrier": "DHL", "tracking_number": "JD1"}})
     settled(shop, order["id"], "refunded")
     _balanced(shop, sku)
-    eventually(lambda: _execution_status(order["id"]) == "SUCCEEDED", what="the execution to close")
+    eventually(lambda: _execution_status(stack, order["id"]) == "SUCCEEDED", what="the execution to close")
 
 
 def test_a_conditional_check_failure_in_the_database_is_compensated(shop, stack, monkeypatch):
@@ -141,7 +140,7 @@ def test_a_provider_outage_during_compensation_is_retried_until_it_completes(sho
 
 
 def test_a_poison_message_goes_to_its_dlq_without_blocking_its_batch(shop, stack):
-    sqs = boto3.client("sqs")
+    sqs = stack.aws("sqs")
     queue = sqs.get_queue_url(QueueName="shelf-e2e-merchant-events")["QueueUrl"]
     dlq = sqs.get_queue_url(QueueName="shelf-e2e-merchant-events-dlq")["QueueUrl"]
     product = shop.create_product(100, stock=1)

@@ -219,10 +219,8 @@ def test_concurrent_refunds_cannot_exceed_the_payment(shop, stack, threads):
     assert admin_order(shop, order["id"])["refunded"] == money(900)
 
 
-def _states_entered(order_id):
-    import boto3
-
-    sfn = boto3.client("stepfunctions")
+def _states_entered(stack, order_id):
+    sfn = stack.aws("stepfunctions")
     arn = next(m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]
                if m["name"] == "shelf-e2e-order")
     execution = arn.replace(":stateMachine:", ":execution:") + f":{order_id}"
@@ -239,19 +237,17 @@ def test_state_transitions_per_order_stay_low(shop, stack):
     wait_status(shop, happy["id"], "paid")
     _ship(shop, happy["id"])
     wait_status(shop, happy["id"], "shipped")
-    assert _states_entered(happy["id"]) == ["WaitForPayment", "MarkPaid", "WaitForShipment", "Ship"]
+    assert _states_entered(stack, happy["id"]) == ["WaitForPayment", "MarkPaid", "WaitForShipment", "Ship"]
 
     canceled, _, _ = _placed(shop)
     _waiting_for_payment(stack, canceled["id"])
     pay(shop, canceled, "payment_intent.canceled")
-    assert _states_entered(canceled["id"]) == ["WaitForPayment", "CancelOrder", "Closed"]
+    assert _states_entered(stack, canceled["id"]) == ["WaitForPayment", "CancelOrder", "Closed"]
 
 
-def _drained(queue_name):
+def _drained(stack, queue_name):
     """Waits until the queue holds no message, visible or in flight: everything sent has been handled."""
-    import boto3
-
-    sqs = boto3.client("sqs")
+    sqs = stack.aws("sqs")
     url = sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
 
     def empty():
@@ -271,7 +267,7 @@ def test_a_duplicate_merchant_event_id_is_ignored(shop, stack):
     assert send_merchant(shop, event).status_code == 202
     from chalicelib import wiring
 
-    _drained("shelf-e2e-merchant-events")
+    _drained(stack, "shelf-e2e-merchant-events")
     assert wiring.context().inbound.get("merchant", event["id"]).outcome == "processed"
     assert shop.stock(sku)["on_hand"] == 9, "the second copy of the event changed nothing"
 
@@ -279,15 +275,13 @@ def test_a_duplicate_merchant_event_id_is_ignored(shop, stack):
 def test_a_redelivered_start_message_starts_nothing_twice(shop, stack):
     import json
 
-    import boto3
-
     order, _, _ = _placed(shop)
     _waiting_for_payment(stack, order["id"])
-    sqs = boto3.client("sqs")
+    sqs = stack.aws("sqs")
     queue = sqs.get_queue_url(QueueName="shelf-e2e-checkout")["QueueUrl"]
     sqs.send_message(QueueUrl=queue, MessageBody=json.dumps({"order_id": order["id"]}))
-    _drained("shelf-e2e-checkout")
-    sfn = boto3.client("stepfunctions")
+    _drained(stack, "shelf-e2e-checkout")
+    sfn = stack.aws("stepfunctions")
     arn = next(m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]
                if m["name"] == "shelf-e2e-order")
     runs = [e for e in sfn.list_executions(stateMachineArn=arn, maxResults=1000)["executions"]
@@ -302,13 +296,11 @@ def test_a_checkout_whose_stored_answer_is_gone_gets_the_same_answer(shop, stack
     request still answers 201 with the same order and access token, and reserves nothing twice."""
     import os
 
-    import boto3
-
     product = shop.create_product(700, stock=5)
     sku = product["variants"][0]["sku"]
     cart = shop.cart_with((sku, 2))
     first = shop.checkout(cart["id"], key="lost-answer", expect=201).json()
-    table = boto3.resource("dynamodb").Table(os.environ["SHELF_IDEMPOTENCY_TABLE"])
+    table = stack.aws_session.resource("dynamodb").Table(os.environ["SHELF_IDEMPOTENCY_TABLE"])
     for item in table.scan()["Items"]:
         table.delete_item(Key={"id": item["id"]})
     again = shop.checkout(cart["id"], key="lost-answer", expect=201).json()

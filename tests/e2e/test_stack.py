@@ -8,7 +8,6 @@ import time
 import uuid
 import zipfile
 
-import boto3
 import pytest
 import requests
 from botocore.config import Config
@@ -19,7 +18,7 @@ PROBE_TABLE = "e2e-probe"
 @pytest.fixture(scope="module")
 def aws(stack):
     def client(service: str):
-        return boto3.client(
+        return stack.aws(
             service,
             endpoint_url=stack.moto_url,
             region_name="us-east-1",
@@ -155,6 +154,18 @@ def test_sqs_long_poll_neither_holds_the_lock_nor_misses_a_message(aws, probe_ta
     assert time.monotonic() - began < 4
 
 
+def _probe_role(aws, action: str, resource: str) -> str:
+    """A role Step Functions may assume, allowed `action` on `resource` only."""
+    name = f"probe-{uuid.uuid4().hex[:8]}"
+    iam = aws("iam")
+    trust = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    iam.put_role_policy(RoleName=name, PolicyName="probe", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": action, "Resource": resource}]}))
+    return arn
+
+
 def test_step_functions_tasks_reach_this_moto_server(stack, aws, probe_table):
     from moto.settings import moto_server_port
 
@@ -174,7 +185,7 @@ def test_step_functions_tasks_reach_this_moto_server(stack, aws, probe_table):
     sfn = aws("stepfunctions")
     machine = sfn.create_state_machine(
         name=f"probe-{uuid.uuid4().hex[:8]}", definition=json.dumps(definition),
-        roleArn=stack.stack.outputs["LambdaRoleArn"],
+        roleArn=_probe_role(aws, "dynamodb:PutItem", f"arn:aws:dynamodb:us-east-1:123456789012:table/{probe_table}"),
     )
     execution = sfn.start_execution(stateMachineArn=machine["stateMachineArn"])
 

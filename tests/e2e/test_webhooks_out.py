@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import time
 
-import boto3
 import pytest
 
 from chalicelib.domain import webhooks as signatures
@@ -106,7 +105,7 @@ def test_an_endpoint_that_always_fails_ends_in_the_dlq_and_the_log_and_can_be_re
     assert failed["attempts"] == 3 and failed["last_status_code"] == 503 and "503" in failed["last_error"]
     assert len([r for r in hook.received if json.loads(r["body"])["data"]["order"]["id"] == order["id"]]) == 3
 
-    sqs = boto3.client("sqs")
+    sqs = stack.aws("sqs")
     dlq = sqs.get_queue_url(QueueName="shelf-e2e-outbound-webhooks-dlq")["QueueUrl"]
 
     def in_dlq():
