@@ -10,6 +10,8 @@ INSTALLED := $(VENV)/.installed
 run: $(INSTALLED)
 	$(PY) -m local
 
+# The e2e suite holds every function to infra/template.yaml's IAM policies unless SHELF_LOCAL_IAM=off
+# (tests/e2e/conftest.py); `SHELF_LOCAL_IAM=enforce make run` does the same for the served stack.
 test: $(INSTALLED)
 	$(PY) -m pytest
 

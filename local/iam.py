@@ -31,8 +31,8 @@ import os
 import sys
 import threading
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 from unittest import mock
@@ -263,7 +263,9 @@ def _as_the_service_answers(refused: _RESTError, headers: Any, service: str, arn
     if not json_protocol:
         refused.message = message
         return refused
-    answer = JsonRESTError(_JSON_ERROR.get(refused.error_type, refused.error_type), message)
+    # SQS keeps its query-protocol codes on JSON (awsQueryCompatible).
+    code = refused.error_type if service == "sqs" else _JSON_ERROR.get(refused.error_type, refused.error_type)
+    answer = JsonRESTError(code, message)
     answer.code = refused.code
     return answer
 
@@ -372,25 +374,3 @@ def _ssm(action: str, body: dict, response: Any, resource: str) -> list[tuple[st
 _RESOLVERS: dict[str, Callable[[str, dict, Any, str], list[tuple[str, str]]]] = {
     "dynamodb": _dynamodb, "states": _states, "kms": _kms, "lambda": _lambda, "ssm": _ssm,
 }
-
-
-@contextmanager
-def as_principal(principal: Principal | None) -> Iterator[None]:
-    """os.environ holds `principal`'s keys inside the block (nothing changes for None)."""
-    if principal is None:
-        yield
-        return
-    saved = {name: os.environ.get(name) for name in principal.env()}
-    try:
-        for name, value in principal.env().items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value

@@ -279,6 +279,8 @@ class LocalStack:
         sfn = self.aws("stepfunctions")
         self.workflow_roles = sorted({sfn.describe_state_machine(stateMachineArn=m["stateMachineArn"])["roleArn"]
                                       for m in sfn.list_state_machines()["stateMachines"]})
+        for workflow_role in self.workflow_roles:  # now, not inside a request that holds the moto lock
+            self._iam.principal_for(workflow_role, "states.amazonaws.com")
         # As the Lambda runtime does: the function's environment holds its role's session keys.
         for name, value in self.function_principal.env().items():
             self._setenv(name, value or "")
