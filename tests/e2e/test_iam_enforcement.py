@@ -120,10 +120,14 @@ def test_a_caller_that_is_no_principal_is_refused(stack):
                                    region_name=infra.REGION).client("dynamodb", config=NO_RETRY)
     _refused(lambda: forged.list_tables(), "InvalidSignatureException")
 
+    # moto's server places an unsigned request by its target for a few services (Cognito), else as S3.
     unsigned = requests.post(stack.moto_url, data="{}", timeout=10, headers={
-        "X-Amz-Target": "DynamoDB_20120810.ListTables", "Content-Type": "application/x-amz-json-1.0"})
+        "X-Amz-Target": "AWSCognitoIdentityProviderService.ListUserPools",
+        "Content-Type": "application/x-amz-json-1.1"})
     assert unsigned.status_code == 403
     assert unsigned.json()["__type"] == "MissingAuthenticationTokenException"
+    anonymous = requests.get(stack.moto_url, timeout=10)
+    assert anonymous.status_code == 403 and b"<Code>AccessDenied</Code>" in anonymous.content
 
 
 def test_the_workflow_engine_runs_as_its_state_machine_role(stack):
