@@ -128,7 +128,6 @@ class OrderModel(Model):
     refunds = ListAttribute(default=list)
     payment_token = UnicodeAttribute(null=True)
     shipment_token = UnicodeAttribute(null=True)
-    pending_fulfillment = MapAttribute(null=True)
     access_token_hash = UnicodeAttribute()
     history = ListAttribute(default=list)
     created_at = UTCDateTimeAttribute()

@@ -129,7 +129,6 @@ class Order:
     refunds: tuple[Refund, ...] = ()
     payment_token: str = ""
     shipment_token: str = ""
-    pending_fulfillment: Fulfillment | None = None
     version: int = 0
     events: list = field(default_factory=list, compare=False, repr=False)
 
@@ -211,7 +210,7 @@ class Order:
 
     def ship(self, fulfillment: Fulfillment, at: datetime) -> Order:
         shipped = self.transition(SHIPPED, at)
-        return replace(shipped, fulfillment=fulfillment, pending_fulfillment=None)
+        return replace(shipped, fulfillment=fulfillment)
 
     def start_refund(self, refund: Refund, at: datetime) -> Order:
         """Books a pending refund against what was paid, before the provider is asked, so that concurrent

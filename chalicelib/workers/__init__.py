@@ -19,34 +19,36 @@ def _ctx():
 
 # --- order workflow steps ----------------------------------------------------------------------------
 
+class TransientError(Exception):
+    """A waiting step failed for a reason that may pass (a throttled or unreachable service): the state
+    machine matches this name and retries the step. A domain refusal keeps its own name."""
+
+
+def _step(run):
+    from ..domain.errors import DomainError
+
+    try:
+        run()
+    except DomainError:
+        raise
+    except Exception as exc:
+        logger.warning("workflow step failed; it will be retried", extra={"error": f"{type(exc).__name__}: {exc}"})
+        raise TransientError(f"{type(exc).__name__}: {exc}") from None
+    return {"status": "waiting"}
+
+
 @workers.lambda_function(name="await_payment")
 def await_payment(event, context):
     from ..services import lifecycle
 
-    lifecycle.await_payment(event["order_id"], event["task_token"], _ctx())
-    return {"status": "waiting"}
-
-
-@workers.lambda_function(name="mark_paid")
-def mark_paid(event, context):
-    from ..services import lifecycle
-
-    return {"status": lifecycle.mark_paid(event["order_id"], _ctx()).status}
+    return _step(lambda: lifecycle.await_payment(event["order_id"], event["task_token"], _ctx()))
 
 
 @workers.lambda_function(name="await_shipment")
 def await_shipment(event, context):
     from ..services import lifecycle
 
-    lifecycle.await_shipment(event["order_id"], event["task_token"], _ctx())
-    return {"status": "waiting"}
-
-
-@workers.lambda_function(name="ship")
-def ship(event, context):
-    from ..services import lifecycle
-
-    return {"status": lifecycle.ship(event["order_id"], _ctx()).status}
+    return _step(lambda: lifecycle.await_shipment(event["order_id"], event["task_token"], _ctx()))
 
 
 @workers.lambda_function(name="cancel_order")
