@@ -2,6 +2,7 @@
 version read together with their stock moves."""
 from __future__ import annotations
 
+import zlib
 from datetime import datetime
 
 from ..domain.cart import Cart, PricedLine
@@ -12,13 +13,14 @@ from ..domain.orders import Address, Fulfillment, Order, Payment, Refund, Status
 from ..services import ports
 from ..services.ports import OrderAlreadyPlaced, Page, StaleWrite
 from . import cursor as cursors
-from .dynamodb import STOCK_MOVES, Tx, batch_skus, created_key, find, versioned
-from .models import CartModel, OrderModel, SkuModel, bind
+from .dynamodb import STOCK_MOVES, Tx, batch_skus, created_key, find, versioned, written
+from .models import ORDER_SHARDS, CartModel, OrderModel, SkuModel, bind
 
 
 def _order_model(o: Order) -> OrderModel:
     return OrderModel(
-        o.id, status=o.status, created_key=created_key(o.created_at, o.id), cart_id=o.cart_id, email=o.email,
+        o.id, status=o.status, status_shard=f"{o.status}#{_shard(o.id)}", created_shard=str(_shard(o.id)),
+        created_key=created_key(o.created_at, o.id), cart_id=o.cart_id, email=o.email,
         currency=o.currency,
         lines=[{"sku": ln.sku, "title": ln.title, "quantity": ln.quantity, "unit_price": ln.unit_price.amount}
                for ln in o.lines],
@@ -32,6 +34,11 @@ def _order_model(o: Order) -> OrderModel:
         payment_token=o.payment_token or None, shipment_token=o.shipment_token or None,
         history=[{"status": h.status, "at": rfc3339(h.at)} for h in o.history],
         created_at=o.created_at, updated_at=o.updated_at, **versioned(o.version))
+
+
+def _shard(order_id: str) -> int:
+    """An order's index shard, fixed for its life (a status change keeps it)."""
+    return zlib.crc32(order_id.encode()) % ORDER_SHARDS
 
 
 def _fulfillment_map(f: Fulfillment | None) -> dict | None:
@@ -100,10 +107,17 @@ class DynamoOrders(ports.Orders):
                          [FieldError(sku, f"not enough stock of {sku}") for _, sku in failed])
 
     def save(self, order: Order, moves: list[StockMove] = ()) -> Order:
-        """Writes the order over the version it was read at, with its stock moves, in one transaction."""
+        """Writes the order over the version it was read at, with its stock moves in the same transaction.
+        A change with no stock moves is one conditional put (a transaction of one item costs twice as much).
+        Answers the order as written, with its new version, without reading it back."""
         bind()
+        model = _order_model(order)
+        if not moves:
+            if not written(lambda: model.save(OrderModel.order_id.exists())):
+                raise StaleWrite(order.id)
+            return _order_from(model)
         tx = Tx()
-        tx.save("order", _order_model(order), OrderModel.order_id.exists())
+        tx.save("order", model, OrderModel.order_id.exists())
         existing = batch_skus([m.sku for m in moves if m.kind == "restock"])
         for m in moves:
             if m.kind == "restock" and m.sku not in existing:
@@ -115,20 +129,26 @@ class DynamoOrders(ports.Orders):
             raise StaleWrite(order.id)
         if failed:
             raise Conflict(f"stock of {', '.join(label[1] for label in failed)} does not match order {order.id}")
-        return self.get(order.id)
+        return _order_from(model)
 
     def get(self, order_id: str) -> Order | None:
         model = find(OrderModel, order_id)
         return None if model is None else _order_from(model)
 
     def list(self, *, status: str | None, limit: int, cursor: str | None) -> Page[Order]:
+        """Newest first: each shard's newest keys below the cursor, merged; then the page's orders by key."""
         bind()
-        if status is not None:
-            partition, index = {"status": status}, OrderModel.by_status
-        else:
-            partition, index = {"kind": "order"}, OrderModel.by_created
-        keys = {"order_id", "created_key", *partition}
-        start = cursors.decode(cursor, keys=keys, fixed=partition)
-        models, next_cursor = cursors.page(index.query(next(iter(partition.values())), scan_index_forward=False,
-                                                       limit=limit + 1, last_evaluated_key=start), limit, keys)
-        return Page([_order_from(m) for m in models], next_cursor)
+        listing = {"listing": status or "*"}
+        start = cursors.decode(cursor, keys={"listing", "created_key"}, fixed=listing)
+        index, prefix = (OrderModel.status_shards, f"{status}#") if status else (OrderModel.created_shards, "")
+        below = OrderModel.created_key < start["created_key"]["S"] if start else None
+        keys = sorted((hit.created_key, hit.order_id)
+                      for shard in range(ORDER_SHARDS)
+                      for hit in index.query(f"{prefix}{shard}", below, scan_index_forward=False, limit=limit + 1))
+        keys.reverse()
+        page, more = keys[:limit], len(keys) > limit
+        found = {m.order_id: m for m in OrderModel.batch_get([order_id for _, order_id in page])}
+        orders = [_order_from(found[order_id]) for _, order_id in page if order_id in found]
+        next_cursor = cursors.encode({**{k: {"S": v} for k, v in listing.items()},
+                                      "created_key": {"S": page[-1][0]}}) if more else None
+        return Page(orders, next_cursor)

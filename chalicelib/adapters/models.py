@@ -13,7 +13,7 @@ from pynamodb.attributes import (
     UTCDateTimeAttribute,
     VersionAttribute,
 )
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
 from .. import config
@@ -91,21 +91,27 @@ class CartModel(Model):
     version = VersionAttribute()
 
 
+# The order indexes keep keys only: an order's updates never rewrite an index copy (only a status change
+# moves its key), and a listing reads the page's orders by key. Each index's partition key is spread over
+# ORDER_SHARDS shards, so no one partition takes every new order (a listing merges the shards).
+ORDER_SHARDS = 16
+
+
 class _OrdersByStatus(GlobalSecondaryIndex):
     class Meta:
-        index_name = "by_status"
-        projection = AllProjection()
+        index_name = "status_shards"
+        projection = KeysOnlyProjection()
 
-    status = UnicodeAttribute(hash_key=True)
+    status_shard = UnicodeAttribute(hash_key=True)  # "<status>#<shard>"
     created_key = UnicodeAttribute(range_key=True)
 
 
 class _OrdersByCreated(GlobalSecondaryIndex):
     class Meta:
-        index_name = "by_created"
-        projection = AllProjection()
+        index_name = "created_shards"
+        projection = KeysOnlyProjection()
 
-    kind = UnicodeAttribute(hash_key=True)
+    created_shard = UnicodeAttribute(hash_key=True)  # "<shard>"
     created_key = UnicodeAttribute(range_key=True)
 
 
@@ -114,8 +120,9 @@ class OrderModel(Model):
         table_name = "orders"
 
     order_id = UnicodeAttribute(hash_key=True)
-    kind = UnicodeAttribute(default="order")
     status = UnicodeAttribute()
+    status_shard = UnicodeAttribute()
+    created_shard = UnicodeAttribute()
     created_key = UnicodeAttribute()
     cart_id = UnicodeAttribute(default="")
     email = UnicodeAttribute()
@@ -134,8 +141,8 @@ class OrderModel(Model):
     updated_at = UTCDateTimeAttribute()
     version = VersionAttribute()
 
-    by_status = _OrdersByStatus()
-    by_created = _OrdersByCreated()
+    status_shards = _OrdersByStatus()
+    created_shards = _OrdersByCreated()
 
 
 class ApiKeyModel(Model):
