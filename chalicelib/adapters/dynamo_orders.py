@@ -136,19 +136,15 @@ class DynamoOrders(ports.Orders):
         return None if model is None else _order_from(model)
 
     def list(self, *, status: str | None, limit: int, cursor: str | None) -> Page[Order]:
-        """Newest first: each shard's newest keys below the cursor, merged; then the page's orders by key."""
+        """Newest first, merged over the index's shards; then the page's orders, read by key."""
         bind()
-        listing = {"listing": status or "*"}
-        start = cursors.decode(cursor, keys={"listing", "created_key"}, fixed=listing)
         index, prefix = (OrderModel.status_shards, f"{status}#") if status else (OrderModel.created_shards, "")
-        below = OrderModel.created_key < start["created_key"]["S"] if start else None
-        keys = sorted((hit.created_key, hit.order_id)
-                      for shard in range(ORDER_SHARDS)
-                      for hit in index.query(f"{prefix}{shard}", below, scan_index_forward=False, limit=limit + 1))
-        keys.reverse()
-        page, more = keys[:limit], len(keys) > limit
-        found = {m.order_id: m for m in OrderModel.batch_get([order_id for _, order_id in page])}
-        orders = [_order_from(found[order_id]) for _, order_id in page if order_id in found]
-        next_cursor = cursors.encode({**{k: {"S": v} for k, v in listing.items()},
-                                      "created_key": {"S": page[-1][0]}}) if more else None
-        return Page(orders, next_cursor)
+
+        def query(shard: int, below: str | None, limit: int):
+            condition = OrderModel.created_key < below if below else None
+            return index.query(f"{prefix}{shard}", condition, scan_index_forward=False, limit=limit)
+
+        hits, next_cursor = cursors.sharded_page(query, ORDER_SHARDS, limit=limit, cursor=cursor,
+                                                 listing=status or "*")
+        found = {m.order_id: m for m in OrderModel.batch_get([hit.order_id for hit in hits])}
+        return Page([_order_from(found[hit.order_id]) for hit in hits if hit.order_id in found], next_cursor)

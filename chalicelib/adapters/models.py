@@ -13,7 +13,7 @@ from pynamodb.attributes import (
     UTCDateTimeAttribute,
     VersionAttribute,
 )
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
 from pynamodb.models import Model
 
 from .. import config
@@ -168,12 +168,17 @@ class WebhookEndpointModel(Model):
 
 
 class _DeliveriesByCreated(GlobalSecondaryIndex):
+    """Spread over DELIVERY_SHARDS shards like the order indexes; it keeps the status too, for the log's
+    status filter (a delivery is written twice or so, so the copy stays small)."""
     class Meta:
-        index_name = "by_created"
-        projection = AllProjection()
+        index_name = "created_shards"
+        projection = IncludeProjection(["status"])
 
-    kind = UnicodeAttribute(hash_key=True)
+    created_shard = UnicodeAttribute(hash_key=True)
     created_key = UnicodeAttribute(range_key=True)
+
+
+DELIVERY_SHARDS = 16
 
 
 class WebhookDeliveryModel(Model):
@@ -181,7 +186,7 @@ class WebhookDeliveryModel(Model):
         table_name = "webhook-deliveries"
 
     delivery_id = UnicodeAttribute(hash_key=True)
-    kind = UnicodeAttribute(default="delivery")
+    created_shard = UnicodeAttribute()
     created_key = UnicodeAttribute()
     endpoint_id = UnicodeAttribute()
     event_id = UnicodeAttribute()
@@ -196,7 +201,7 @@ class WebhookDeliveryModel(Model):
     expires_at = TTLAttribute(null=True)
     version = VersionAttribute()
 
-    by_created = _DeliveriesByCreated()
+    created_shards = _DeliveriesByCreated()
 
 
 class InboundEventModel(Model):
