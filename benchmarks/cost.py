@@ -383,9 +383,10 @@ def happy_orders(n: int = 10, *, with_endpoint: bool = False) -> dict:
             meter.enabled = True
             order_ids = []
             for i in range(n):
-                cart = requests.post(f"{base}/carts", json={}, timeout=30).json()["id"]
-                requests.post(f"{base}/carts/{cart}/items", json={"sku": "COST-1", "quantity": 1},
-                              timeout=30).raise_for_status()
+                # A storefront that knows the first line makes the cart with it: one call, one write.
+                made = requests.post(f"{base}/carts", json={"items": [{"sku": "COST-1", "quantity": 1}]}, timeout=30)
+                made.raise_for_status()
+                cart = made.json()["id"]
                 placed = requests.post(f"{base}/carts/{cart}/checkout", headers={"Idempotency-Key": f"c{i}"},
                                        json={"email": "c@example.com", "shipping_address": address}, timeout=30)
                 placed.raise_for_status()
