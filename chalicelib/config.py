@@ -135,6 +135,12 @@ def webhook_backoff_base_seconds() -> int:
     return _int("SHELF_WEBHOOK_BACKOFF_SECONDS", 30)
 
 
+def webhook_endpoints_cache_seconds() -> float:
+    """How long a function may reuse the endpoint list it read when publishing events (0: read it every
+    time). A new endpoint starts receiving events from other running functions within this delay."""
+    return float(_int("SHELF_WEBHOOK_ENDPOINTS_CACHE_SECONDS", 60))
+
+
 def webhook_timeout_seconds() -> float:
     return float(_int("SHELF_WEBHOOK_TIMEOUT_SECONDS", 5))
 

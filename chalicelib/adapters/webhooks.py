@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import socket
+import time
 import zlib
 from datetime import timedelta
 from functools import lru_cache
@@ -17,6 +18,8 @@ from .dynamodb import find, versioned, written
 from .models import DELIVERY_SHARDS, InboundEventModel, WebhookDeliveryModel, WebhookEndpointModel, bind
 
 _KEEP_DELIVERIES = timedelta(days=30)
+# The endpoint list as this process last read it (monotonic time, list): publishing reads it on every event.
+_endpoints_cache: dict[str, tuple[float, list[WebhookEndpoint]]] = {}
 _KEEP_INBOUND = timedelta(days=90)
 
 
@@ -59,20 +62,27 @@ def _delivery_model(d: Delivery) -> WebhookDeliveryModel:
 class DynamoWebhooks(ports.Webhooks):
     def add_endpoint(self, endpoint: WebhookEndpoint) -> None:
         bind()
+        _endpoints_cache.clear()
         WebhookEndpointModel(endpoint.id, url=endpoint.url, events=list(endpoint.events),
                              secret_ciphertext=_encrypt(endpoint.id, endpoint.secret), created_at=endpoint.created_at
                              ).save(WebhookEndpointModel.endpoint_id.does_not_exist())
 
-    def endpoints(self) -> list[WebhookEndpoint]:
+    def endpoints(self, *, max_age_seconds: float = 0) -> list[WebhookEndpoint]:
+        cached = _endpoints_cache.get("list")
+        if cached and max_age_seconds > 0 and time.monotonic() - cached[0] < max_age_seconds:
+            return cached[1]
         bind()
         # A store has a handful of endpoints: a scan is the right tool.
-        return sorted((_endpoint_from(m) for m in WebhookEndpointModel.scan()), key=lambda e: (e.created_at, e.id))
+        listed = sorted((_endpoint_from(m) for m in WebhookEndpointModel.scan()), key=lambda e: (e.created_at, e.id))
+        _endpoints_cache["list"] = (time.monotonic(), listed)
+        return listed
 
     def endpoint(self, endpoint_id: str) -> WebhookEndpoint | None:
         model = find(WebhookEndpointModel, endpoint_id)
         return None if model is None else _endpoint_from(model)
 
     def remove_endpoint(self, endpoint_id: str) -> bool:
+        _endpoints_cache.clear()
         return written(lambda: WebhookEndpointModel(endpoint_id).delete(WebhookEndpointModel.endpoint_id.exists()))
 
     def add_delivery(self, delivery: Delivery) -> bool:

@@ -55,3 +55,20 @@ def test_the_delivery_log_pages_over_its_shards_newest_first_and_filters_by_stat
     assert seen[:20] == list(reversed(ours))
     failures = webhooks.deliveries(status="failed", limit=50, cursor=None).items
     assert ours[3] in [d.id for d in failures] and all(d.status == "failed" for d in failures)
+
+
+def test_publishing_reuses_a_recent_endpoint_list_and_sees_this_process_changes_at_once(ctx):
+    """Another function's new endpoint (written straight to the table here) is seen once the list is older
+    than the allowed age; an endpoint added or removed through this process is seen at once."""
+    first = webhooks.register_endpoint("http://127.0.0.1:9/a", ["order.paid"], ctx, allow_local=True)
+    assert [e.id for e in ctx.webhooks.endpoints(max_age_seconds=60)] == [first.id]
+    other = WebhookEndpointModel.get(first.id)
+    other.endpoint_id = "we_" + "b" * 26
+    other.secret_ciphertext = WebhookEndpointModel.get(first.id).secret_ciphertext
+    other.save()  # as another function would add it (its ciphertext won't open here: it is never read)
+    assert [e.id for e in ctx.webhooks.endpoints(max_age_seconds=60)] == [first.id], "the recent list is reused"
+    WebhookEndpointModel(other.endpoint_id).delete()
+    second = webhooks.register_endpoint("http://127.0.0.1:9/b", ["order.paid"], ctx, allow_local=True)
+    assert {e.id for e in ctx.webhooks.endpoints(max_age_seconds=60)} == {first.id, second.id}
+    assert ctx.webhooks.remove_endpoint(first.id)
+    assert [e.id for e in ctx.webhooks.endpoints(max_age_seconds=60)] == [second.id]
