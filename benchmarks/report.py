@@ -122,6 +122,12 @@ def write(results: dict) -> Path | None:
         json.dumps(results["bundle"], indent=2),
         "```",
         "",
+        "The function zip holds the app's own code; its dependencies ship in a layer Chalice builds and",
+        "publishes (`automatic_layer` in `.chalice/config.json`), uploaded again only when `requirements.txt`",
+        "changes. boto3 and botocore stay in the layer, pinned, rather than taken from the Lambda runtime: the",
+        "runtime's copies change under the app without notice, and PynamoDB and Powertools are tested against",
+        "the pinned ones.",
+        "",
     ]
     DOC.write_text("\n".join(lines))
     return DOC
