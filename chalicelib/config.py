@@ -152,7 +152,10 @@ def reconcile_after_seconds() -> int:
 
 def webhook_secrets_key() -> str:
     """The KMS key that encrypts webhook endpoints' signing secrets (stack output WebhookSecretsKeyArn)."""
-    return _env("SHELF_WEBHOOK_SECRETS_KEY_ARN")
+    key = _env("SHELF_WEBHOOK_SECRETS_KEY_ARN")
+    if not key:
+        raise RuntimeError("SHELF_WEBHOOK_SECRETS_KEY_ARN is not set; `make deploy` sets it from the stack")
+    return key
 
 
 def docs_enabled() -> bool:
