@@ -114,7 +114,8 @@ def test_deploy_stands_up_both_stacks_and_hands_the_functions_every_setting(sess
     stage_env = json.loads((project / ".chalice" / "config.json").read_text())["stages"][STAGE]
     assert stage_env["iam_role_arn"] == outputs["LambdaRoleArn"]
     expected = stack_env.function_environment(STAGE, outputs, secret_parameters={
-        "SHELF_TOKEN_SECRET": f"/shelf/{STAGE}/token-secret", "SHELF_WEBHOOK_SECRET": f"/shelf/{STAGE}/merchant-webhook-secret"})
+        "SHELF_TOKEN_SECRET": f"/shelf/{STAGE}/token-secret",
+        "SHELF_WEBHOOK_SECRET": f"/shelf/{STAGE}/merchant-webhook-secret"})
     aws_lambda = session.client("lambda")
     for name in _function_names(STAGE):
         configuration = aws_lambda.get_function_configuration(FunctionName=name)
