@@ -170,7 +170,7 @@ def secret_parameters(ssm, stage: str, *, generate: bool = True,
 def _owned(name: str) -> bool:
     """Variables the deploy writes (and so may remove when the stack stops giving them)."""
     return (name == "SHELF_STAGE" or name.endswith(("_TABLE", "_QUEUE_URL"))
-            or name in {stack_env.output_env_name(k) for k in stack_env.ARN_OUTPUTS}
+            or name in {stack_env.output_env_name(k) for k in (*stack_env.ARN_OUTPUTS, *stack_env.RENAMED_OUTPUTS)}
             or name in {f"{s}_PARAMETER" for s in stack_env.SECRETS})
 
 
