@@ -63,11 +63,27 @@ def cancel_order(event, context):
 
 # --- queue consumers ---------------------------------------------------------------------------------
 
+class _Logged(Exception):
+    """A message's expected failure, already logged (one warning) where it happened."""
+
+
 def _batch(event, context, record_handler):
+    """Each failed message is reported to SQS (ReportBatchItemFailures) and delivered again later, even
+    when the whole batch failed: that is not an error of the function, so it does not raise."""
     from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
-    return process_partial_response(event=event, record_handler=record_handler,
-                                    processor=BatchProcessor(event_type=EventType.SQS), context=context)
+    def handle(record):
+        try:
+            return record_handler(record)
+        except _Logged:
+            raise
+        except Exception:
+            logger.exception("a queue message failed; the queue delivers it again",
+                             extra={"message_id": record.message_id})
+            raise
+
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+    return process_partial_response(event=event, record_handler=handle, processor=processor, context=context)
 
 
 @workers.lambda_function(name="start_order_workflows")
@@ -98,10 +114,17 @@ def deliver_webhooks(event, context):
 
     def handle(record):
         receive_count = int(record.attributes.approximate_receive_count or 1)
-        webhooks.deliver(json.loads(record.body)["delivery_id"], receive_count, _ctx(), now=int(time.time()),
-                         max_attempts=config.webhook_max_attempts(), allow_local=config.allow_local_webhooks(),
-                         timeout=config.webhook_timeout_seconds(),
-                         backoff_base=config.webhook_backoff_base_seconds(), handle=record.receipt_handle)
+        delivery_id = json.loads(record.body)["delivery_id"]
+        try:
+            webhooks.deliver(delivery_id, receive_count, _ctx(), now=int(time.time()),
+                             max_attempts=config.webhook_max_attempts(), allow_local=config.allow_local_webhooks(),
+                             timeout=config.webhook_timeout_seconds(),
+                             backoff_base=config.webhook_backoff_base_seconds(), handle=record.receipt_handle)
+        except webhooks.DeliveryFailed as exc:  # expected: the endpoint is down; retried, then parked
+            logger.warning("webhook delivery failed", extra={
+                "delivery_id": delivery_id, "attempt": receive_count, "max_attempts": config.webhook_max_attempts(),
+                "error": str(exc)[:300]})
+            raise _Logged(delivery_id) from None
 
     return _batch(event, context, handle)
 
