@@ -97,28 +97,44 @@ def deploy_stack(cfn, name: str, path: Path, parameters: Mapping[str, str], *,
     if existing and existing["StackStatus"] == "ROLLBACK_COMPLETE":  # a failed first create: start again
         out(f"{name}: removing the stack left by a failed create")
         cfn.delete_stack(StackName=name)
-        cfn.get_waiter("stack_delete_complete").wait(StackName=name)
+        _wait(cfn, "stack_delete_complete", name)
         existing = None
     if existing is None:
         out(f"{name}: creating")
         cfn.create_stack(StackName=name, TemplateBody=body, Capabilities=CAPABILITIES,
                          Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in given.items()])
-        cfn.get_waiter("stack_create_complete").wait(StackName=name, WaiterConfig={"Delay": 10, "MaxAttempts": 180})
+        _wait(cfn, "stack_create_complete", name)
     else:
         previous = {p["ParameterKey"] for p in existing.get("Parameters", [])}
         params = [{"ParameterKey": k, "ParameterValue": v} for k, v in given.items()]
         params += [{"ParameterKey": k, "UsePreviousValue": True} for k in declared if k not in given and k in previous]
         if _update(cfn, name, body, params):
             out(f"{name}: updating")
-            cfn.get_waiter("stack_update_complete").wait(StackName=name,
-                                                         WaiterConfig={"Delay": 10, "MaxAttempts": 180})
+            _wait(cfn, "stack_update_complete", name)
         else:
             out(f"{name}: up to date")
     stack = _describe(cfn, name) or {}
     status = stack.get("StackStatus", "")
-    if not status.endswith("_COMPLETE") or "ROLLBACK" in status:
+    # (UPDATE_ROLLBACK_COMPLETE after an earlier failed update is a working stack with its previous template.)
+    if not status.endswith("_COMPLETE") or status == "ROLLBACK_COMPLETE":
         raise DeployError(f"{name}: {status} {stack.get('StackStatusReason', '')}")
     return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+
+
+def _wait(cfn, waiter: str, name: str) -> None:
+    """Wait for the stack; if it fails, say which resources failed and why, from its events."""
+    from botocore.exceptions import WaiterError
+
+    try:
+        cfn.get_waiter(waiter).wait(StackName=name, WaiterConfig={"Delay": 10, "MaxAttempts": 180})
+    except WaiterError as exc:
+        try:
+            events = cfn.describe_stack_events(StackName=name)["StackEvents"][:100]
+        except Exception:  # the stack may be gone (a create rolled back and deleted)
+            events = []
+        reasons = [f"{e['LogicalResourceId']}: {e.get('ResourceStatusReason', '')}" for e in events
+                   if e.get("ResourceStatus", "").endswith("FAILED")]
+        raise DeployError(f"{name}: {exc}; " + ("; ".join(reasons[:5]) or "see the stack's events")) from None
 
 
 def _update(cfn, name: str, body: str, params: list[dict]) -> bool:
@@ -139,7 +155,7 @@ def delete_stack(cfn, name: str, *, out: Callable[[str], None] = print) -> None:
         return
     out(f"{name}: deleting")
     cfn.delete_stack(StackName=name)
-    cfn.get_waiter("stack_delete_complete").wait(StackName=name, WaiterConfig={"Delay": 10, "MaxAttempts": 180})
+    _wait(cfn, "stack_delete_complete", name)
 
 
 # -- secrets ----------------------------------------------------------------------------------------

@@ -201,3 +201,12 @@ def test_the_environment_needs_the_workflow_and_the_key():
     with pytest.raises(ValueError, match="not a secret"):
         stack_env.function_environment("x", {"OrderWorkflowArn": "a", "WebhookSecretsKeyArn": "k"},
                                        secret_parameters={"AWS_SECRET_ACCESS_KEY": "/x"})
+
+
+@pytest.mark.parametrize("argv", [["deploy", "--stage", "Prod_1"], ["deploy", "--stage", "qa", "--parameter", "x"]])
+def test_the_command_refuses_a_bad_stage_or_parameter(argv, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        deploy.main(argv)
+
+    assert exit_.value.code == 2
+
