@@ -8,6 +8,8 @@ import json
 import re
 from unittest import mock
 
+import pytest
+
 from chalicelib import config, stack_env
 from chalicelib.adapters import models
 from local import infra
@@ -131,3 +133,20 @@ def test_docs_deploy_lists_every_setting():
 
 def test_no_default_is_claimed_for_a_setting_nobody_reads():
     assert set(RIGHT_BY_DEFAULT) <= settings_read()
+
+
+def test_nothing_is_looked_up_at_run_time(monkeypatch):
+    """The Lambda role may not call sqs:GetQueueUrl or states:ListStateMachines: without the stack's
+    settings the adapters say which one is missing, and call nothing."""
+    from chalicelib.adapters import aws
+
+    for name in ("SHELF_CHECKOUT_QUEUE_URL", "SHELF_ORDER_WORKFLOW_ARN", "SHELF_WEBHOOK_SECRETS_KEY_ARN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(aws, "client", lambda service: pytest.fail(f"called {service}"))
+
+    with pytest.raises(RuntimeError, match="SHELF_CHECKOUT_QUEUE_URL"):
+        aws.queue_url("checkout")
+    with pytest.raises(RuntimeError, match="SHELF_ORDER_WORKFLOW_ARN"):
+        aws.state_machine_arn()
+    with pytest.raises(RuntimeError, match="SHELF_WEBHOOK_SECRETS_KEY_ARN"):
+        config.webhook_secrets_key()
