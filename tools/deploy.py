@@ -50,6 +50,11 @@ class DeployError(RuntimeError):
     pass
 
 
+def say(line: str) -> None:
+    """Progress, flushed: `chalice deploy` writes to the same terminal in between."""
+    print(line, flush=True)
+
+
 def stack_name(stage: str) -> str:
     return f"shelf-{stage}"
 
@@ -87,7 +92,7 @@ def _describe(cfn, name: str) -> dict | None:
 
 
 def deploy_stack(cfn, name: str, path: Path, parameters: Mapping[str, str], *,
-                 out: Callable[[str], None] = print) -> dict[str, str]:
+                 out: Callable[[str], None] = say) -> dict[str, str]:
     """Create the stack, or update it in place; wait; return its outputs. Only parameters the template
     declares are passed; a declared one not given keeps its previous value on an update."""
     body, template = template_body(path)
@@ -149,7 +154,7 @@ def _update(cfn, name: str, body: str, params: list[dict]) -> bool:
     return True
 
 
-def delete_stack(cfn, name: str, *, out: Callable[[str], None] = print) -> None:
+def delete_stack(cfn, name: str, *, out: Callable[[str], None] = say) -> None:
     if _describe(cfn, name) is None:
         out(f"{name}: not there")
         return
@@ -161,7 +166,7 @@ def delete_stack(cfn, name: str, *, out: Callable[[str], None] = print) -> None:
 # -- secrets ----------------------------------------------------------------------------------------
 
 def secret_parameters(ssm, stage: str, *, generate: bool = True,
-                      out: Callable[[str], None] = print) -> dict[str, str]:
+                      out: Callable[[str], None] = say) -> dict[str, str]:
     """The secrets kept in SSM under /shelf/<stage>/, by the setting that reads them. Shelf's own random
     secrets are created when missing; Stripe's are reported, with the command that adds them."""
     found = {}
@@ -246,7 +251,7 @@ def deployed_rest_api(project_dir: Path, stage: str) -> RestApi:
 
 # -- smoke check ------------------------------------------------------------------------------------
 
-def smoke_check(url: str, *, timeout: float = 90.0, out: Callable[[str], None] = print) -> None:
+def smoke_check(url: str, *, timeout: float = 90.0, out: Callable[[str], None] = say) -> None:
     """GET /health answers {"status": "ok"} and /openapi.json is an OpenAPI document; retried for
     `timeout` seconds, as a new stage may take a moment to answer."""
     deadline = time.monotonic() + timeout
@@ -277,7 +282,7 @@ def _probe(url: str, check: Callable[[dict], bool]) -> str | None:
 
 def deploy(stage: str, session, *, project_dir: Path = REPO_ROOT, parameters: Mapping[str, str] | None = None,
            run_chalice: Callable[[Path, str, str], RestApi] = chalice_deploy,
-           check: Callable[[str], None] | None = smoke_check, out: Callable[[str], None] = print) -> str:
+           check: Callable[[str], None] | None = smoke_check, out: Callable[[str], None] = say) -> str:
     """Deploy or update `stage` with the boto3 `session`; returns the API's URL."""
     region = session.region_name
     cfn = session.client("cloudformation")
@@ -302,7 +307,7 @@ def deploy(stage: str, session, *, project_dir: Path = REPO_ROOT, parameters: Ma
 
 def destroy(stage: str, session, *, project_dir: Path = REPO_ROOT,
             run_chalice_delete: Callable[[Path, str, str], None] = chalice_delete,
-            out: Callable[[str], None] = print) -> None:
+            out: Callable[[str], None] = say) -> None:
     """Remove the stage: the events stack, the Chalice app, then the infrastructure stack (its tables and
     their data too). SSM parameters under /shelf/<stage>/ are left for you to delete."""
     cfn = session.client("cloudformation")
@@ -314,6 +319,8 @@ def destroy(stage: str, session, *, project_dir: Path = REPO_ROOT,
 def _session(region: str | None):
     import boto3
 
+    # botocore itself reads AWS_DEFAULT_REGION and ~/.aws/config, not AWS_REGION.
+    region = region or os.environ.get("AWS_REGION") or None
     session = boto3.session.Session(region_name=region) if region else boto3.session.Session()
     if not session.region_name:
         raise DeployError("no AWS region: set AWS_REGION (or pass --region)")
