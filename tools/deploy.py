@@ -233,6 +233,7 @@ def chalice_deploy(project_dir: Path, stage: str, region: str) -> RestApi:
 
 def chalice_delete(project_dir: Path, stage: str, region: str) -> None:
     if not (Path(project_dir) / ".chalice" / "deployed" / f"{stage}.json").is_file():
+        say(f"chalice: no .chalice/deployed/{stage}.json here, so no app to delete from this checkout")
         return
     chalice = Path(sys.executable).parent / "chalice"
     env = {**os.environ, "AWS_DEFAULT_REGION": region, "AWS_REGION": region}
