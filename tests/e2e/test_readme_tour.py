@@ -52,7 +52,9 @@ def store():
     assert blocks[0].strip() == f"SHELF_ADMIN_API_KEY={KEY} make run", "the tour starts the store this way"
     port = _free_port()
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp"),
-           "PORT": str(port), "SHELF_ADMIN_API_KEY": KEY, "PYTHONUNBUFFERED": "1"}
+           "PORT": str(port), "SHELF_ADMIN_API_KEY": KEY, "PYTHONUNBUFFERED": "1",
+           # As the rest of the e2e suite: the functions held to the template's IAM policies.
+           "SHELF_LOCAL_IAM": os.environ.get("SHELF_LOCAL_IAM") or "enforce"}
     process = subprocess.Popen([sys.executable, "-m", "local"], cwd=REPO_ROOT, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
