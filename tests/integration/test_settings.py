@@ -29,6 +29,7 @@ RIGHT_BY_DEFAULT = {
     "SHELF_ALLOW_LOCAL_WEBHOOKS": "off: in AWS a webhook to a private address is refused",
     "SHELF_WEBHOOK_BACKOFF_SECONDS": "30 s, doubling",
     "SHELF_WEBHOOK_TIMEOUT_SECONDS": "5 s per delivery, well under the function's timeout",
+    "SHELF_WEBHOOK_ENDPOINTS_CACHE_SECONDS": "60 s: a new endpoint gets events from every function within a minute",
     "SHELF_RECONCILE_AFTER_SECONDS": "2 min",
     "SHELF_DOCS": "on; a stage may switch /docs off",
     "STRIPE_PUBLISHABLE_KEY": "the local stack's demo storefront only",
