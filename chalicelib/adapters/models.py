@@ -76,6 +76,7 @@ class SkuModel(Model):
     on_hand = NumberAttribute(default=0)
     reserved = NumberAttribute(default=0)
     available = NumberAttribute(default=0)
+    weight_grams = NumberAttribute(default=0)
 
 
 class CartModel(Model):
@@ -89,6 +90,9 @@ class CartModel(Model):
     updated_at = UTCDateTimeAttribute()
     expires_at = TTLAttribute()
     version = VersionAttribute()
+    discount_code = UnicodeAttribute(null=True)
+    shipping_address = MapAttribute(null=True)
+    shipping_method = UnicodeAttribute(null=True)
 
 
 # The order indexes keep keys only: an order's updates never rewrite an index copy (only a status change
@@ -137,6 +141,7 @@ class OrderModel(Model):
     shipment_token = UnicodeAttribute(null=True)
     access_token_hash = UnicodeAttribute()
     history = ListAttribute(default=list)
+    pricing = MapAttribute(null=True)  # the breakdown, shipping method and code fixed at checkout
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
     version = VersionAttribute()

@@ -9,6 +9,7 @@ from ..domain.commands import AddToCart, SetCartLine
 from ..domain.errors import FieldError, Invalid, NotFound, OutOfStock
 from ..domain.ids import new_id
 from .context import Context
+from .pricing import Quote, quote
 from .retry import retrying
 
 _RETRIES = 5
@@ -18,6 +19,7 @@ _RETRIES = 5
 class CartView:
     cart: Cart
     priced: PricedCart
+    quote: Quote
 
 
 def create_cart(ctx: Context, ttl: timedelta, *, items: list[tuple[str, int]] = ()) -> CartView:
@@ -36,7 +38,7 @@ def create_cart(ctx: Context, ttl: timedelta, *, items: list[tuple[str, int]] = 
     if short:
         raise OutOfStock("not enough stock for every line; no cart was made", short)
     ctx.carts.add(cart)
-    return CartView(cart, price_lines(cart.lines, infos, ctx.currency))
+    return view(cart, ctx)
 
 
 def load_cart(cart_id: str, ctx: Context) -> Cart:
@@ -48,7 +50,9 @@ def load_cart(cart_id: str, ctx: Context) -> Cart:
 
 
 def view(cart: Cart, ctx: Context) -> CartView:
-    return CartView(cart, price_lines(cart.lines, ctx.catalog.sku_info(list(cart.lines)), ctx.currency))
+    priced = price_lines(cart.lines, ctx.catalog.sku_info(list(cart.lines)) if cart.lines else {}, ctx.currency)
+    return CartView(cart, priced, quote(priced.lines, ctx, discount_code=cart.discount_code,
+                                        address=cart.shipping_address, method_id=cart.shipping_method))
 
 
 def get_cart(cart_id: str, ctx: Context) -> CartView:

@@ -82,11 +82,17 @@ def await_payment(order_id: str, task_token: str, ctx: Context) -> None:
     """The workflow's first step: the task token is stored on the pending order; a payment already recorded
     resumes it at once (whichever of "token stored" and "payment recorded" comes second resumes the step)."""
     def store(order: Order):
+        if order.status == PAID:
+            return None  # a zero total was paid at checkout: nothing to wait for
         if order.status != PENDING_PAYMENT:
             raise OrderClosed(f"order {order_id} is {order.status}")
         return None if order.payment_token == task_token else replace(order, payment_token=task_token)
 
-    _resume_payment(update(order_id, ctx, store), ctx)
+    order = update(order_id, ctx, store)
+    if order.status == PAID:
+        ctx.workflow.succeed(task_token, {"payment_status": order.payment.status})
+        return
+    _resume_payment(order, ctx)
 
 
 def _resume_payment(order: Order, ctx: Context) -> None:
