@@ -171,3 +171,8 @@ def stripe_publishable_key() -> str:
 def stripe_js_url() -> str:
     """Where a storefront loads Stripe.js from: Stripe's own, or localstripe's stand-in offline."""
     return _env("SHELF_STRIPE_JS_URL", "https://js.stripe.com/v3/")
+
+
+def return_window_days() -> int:
+    """Days after shipment within which a shopper may ask to return an order's goods."""
+    return max(_int("SHELF_RETURN_WINDOW_DAYS", 30), 0)

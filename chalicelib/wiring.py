@@ -28,6 +28,7 @@ def _build() -> Context:
     from .adapters.dynamo_catalog import DynamoCatalog
     from .adapters.dynamo_inventory import DynamoInventory
     from .adapters.dynamo_orders import DynamoOrders
+    from .adapters.dynamo_returns import DynamoReturns
     from .adapters.webhooks import DynamoInboundEvents, DynamoWebhooks, HttpSender
     from .domain.ids import utc_now
     from .services.webhooks import WebhookNotifier
@@ -38,7 +39,7 @@ def _build() -> Context:
                    orders=DynamoOrders(), api_keys=DynamoApiKeys(), payments=_payments(),
                    clock=utc_now, currency=config.currency(), workflow=StepFunctionsWorkflow(),
                    notifier=notifier, inbound=DynamoInboundEvents(), webhooks=webhooks,
-                   sender=HttpSender())
+                   sender=HttpSender(), returns=DynamoReturns())
 
 
 def _payments():
@@ -114,6 +115,15 @@ def queue_merchant_event(event: dict) -> None:
     from .adapters import aws
 
     aws.send("merchant_events", event)
+
+
+def queue_return_refund(return_id: str) -> None:
+    """A return's refund failed after its goods went back on hand: it is retried through the merchant-events
+    queue as a `return.received` event (receiving is idempotent), parked in its dead-letter queue at last."""
+    from .adapters import aws
+    from .domain.ids import new_id
+
+    aws.send("merchant_events", {"id": new_id("evt"), "type": "return.received", "data": {"return_id": return_id}})
 
 
 def reset() -> None:

@@ -303,12 +303,12 @@ class MerchantEventIn(Input):
 
 
 EventType = Literal["order.created", "order.paid", "order.shipped", "order.canceled", "order.refunded",
-                    "inventory.low"]
+                    "inventory.low", "return.requested", "return.refunded"]
 
 
 class WebhookEndpointIn(Input):
     url: Annotated[str, StringConstraints(min_length=8, max_length=2048)]
-    events: Annotated[list[EventType], Field(min_length=1, max_length=6)]
+    events: Annotated[list[EventType], Field(min_length=1, max_length=8)]
 
 
 class WebhookEndpointOut(Output):

@@ -16,6 +16,7 @@ from .ports import (
     WebhookSender,
     Workflow,
 )
+from .returns_port import Returns
 
 
 @dataclass(frozen=True)
@@ -35,3 +36,4 @@ class Context:
     inbound: InboundEvents | None = None
     webhooks: Webhooks | None = None
     sender: WebhookSender | None = None
+    returns: Returns | None = None

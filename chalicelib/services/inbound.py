@@ -92,5 +92,10 @@ def _apply_merchant(event_type: str, data: dict, ctx: Context, threshold: int) -
         sku = _text(data, "sku", 64)
         catalog.set_stock(SetStock(sku, on_hand), ctx, threshold=threshold)
         return "processed", f"{sku} on hand {on_hand}"
+    if event_type == "return.received":
+        from . import returns
+
+        ret = returns.receive(_text(data, "return_id", 64), ctx)
+        return "processed", f"return {ret.id} is {ret.status}"
     return "ignored", f"{event_type} is not an event Shelf acts on"
 

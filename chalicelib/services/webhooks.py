@@ -12,7 +12,8 @@ from .context import Context
 from .ports import Delivery, Event, Notifier, Page, StaleWrite, WebhookEndpoint, Webhooks
 from .retry import retrying
 
-EVENT_TYPES = ("order.created", "order.paid", "order.shipped", "order.canceled", "order.refunded", "inventory.low")
+EVENT_TYPES = ("order.created", "order.paid", "order.shipped", "order.canceled", "order.refunded", "inventory.low",
+               "return.requested", "return.refunded")
 
 
 def register_endpoint(url: str, events: list[str], ctx: Context, *, allow_local: bool) -> WebhookEndpoint:
