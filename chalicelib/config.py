@@ -176,3 +176,8 @@ def stripe_js_url() -> str:
 def return_window_days() -> int:
     """Days after shipment within which a shopper may ask to return an order's goods."""
     return max(_int("SHELF_RETURN_WINDOW_DAYS", 30), 0)
+
+
+def return_stall_seconds() -> int:
+    """A return `received` this long without its refund has its refund queued again."""
+    return _int("SHELF_RETURN_STALL_SECONDS", 300)

@@ -21,9 +21,11 @@ def authenticate_merchant(token: str):
 
 def register(app) -> None:
     from ..workers import workers
+    from ..workers.returns import return_workers
     from .docs import docs
     from .http import install
 
     install(app, routers(), authenticate=authenticate_merchant)
+    app.register_blueprint(return_workers)
     app.register_blueprint(docs)
     app.register_blueprint(workers)

@@ -186,3 +186,17 @@ def test_racing_requests_cannot_both_take_the_last_units(rctx):
         t.join(60)
     assert sum(1 for o in outcomes if not isinstance(o, Exception)) == 1, outcomes
     assert len(list(ReturnModel.by_order.query(order.id))) == 1
+
+
+def test_a_return_left_received_by_a_dead_receiver_is_queued_again_by_the_schedule(rctx):
+    order, sku = _shipped(rctx)
+    approved = _approved(rctx, order, sku)
+    rctx.payments.fail_next("refund", PaymentGatewayError("timeout", retryable=True))
+    with pytest.raises(PaymentGatewayError):
+        returns.receive(approved.id, rctx)  # as if the receiver died before queuing its retry
+    queued = []
+    assert returns.finish_stalled(rctx, older_than_seconds=3600, retry=queued.append) == 0, "not stalled yet"
+    assert returns.finish_stalled(rctx, older_than_seconds=0, retry=queued.append) >= 1
+    assert approved.id in queued
+    assert returns.receive(approved.id, rctx).status == "refunded"
+    assert rctx.orders.get(order.id).refunded == Money(1001, "USD")
