@@ -75,10 +75,13 @@ class StripeGateway(PaymentGateway):
             payment_intent_id, options={"idempotency_key": idempotency_key}),
             intent_id=payment_intent_id, done_status="succeeded")
 
-    def refund(self, payment_intent_id: str, amount: Money, idempotency_key: str) -> str:
+    def refund(self, payment_intent_id: str, amount: Money, idempotency_key: str, *,
+               metadata: dict[str, str] | None = None) -> str:
+        params = {"payment_intent": payment_intent_id, "amount": amount.amount}
+        if metadata:
+            params["metadata"] = dict(metadata)
         refund = self._call("refund", lambda c: c.v1.refunds.create(
-            {"payment_intent": payment_intent_id, "amount": amount.amount},
-            options={"idempotency_key": idempotency_key}))
+            params, options={"idempotency_key": idempotency_key}))
         return refund.id
 
     def _call(self, operation: str, fn: Callable[[stripe.StripeClient], Any], *,

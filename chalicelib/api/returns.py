@@ -17,9 +17,7 @@ RETURN_ID = {"return_id": r"^ret_[a-z2-7]{26}$"}
 ORDER_ID = {"order_id": r"^ord_[a-z2-7]{26}$"}
 ReturnStatus = Literal[STATUSES]  # type: ignore[valid-type]
 
-# The reasons merchants see in the metrics; any other text counts as "other" there (and is kept as sent).
-REASON_CODES = ("damaged", "defective", "wrong_item", "not_as_described", "too_small", "too_large",
-                "changed_mind", "arrived_late", "other")
+REASON_CODES = returns.REASON_CODES  # what the metrics count by; any other text counts as other (kept as sent)
 
 shopper = Router("returns", "returns", cors=True)
 merchant = Router("admin_returns", "returns")
@@ -96,11 +94,6 @@ def _out(r: Return) -> ReturnOut:
 
 # --- metrics -------------------------------------------------------------------------------------------
 
-def reason_code(reason: str) -> str:
-    code = "_".join(reason.strip().lower().replace("-", " ").split())
-    return code if code in REASON_CODES else "other"
-
-
 def _metrics(ret: Return, event) -> None:
     from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
@@ -111,7 +104,7 @@ def _metrics(ret: Return, event) -> None:
     else:
         return
     with single_metric(name=name, unit=MetricUnit.Count, value=value, namespace="Shelf") as metric:
-        metric.add_dimension(name="reason", value=reason_code(ret.reason))
+        metric.add_dimension(name="reason", value=returns.reason_code(ret.reason))
 
 
 returns.observe(_metrics)

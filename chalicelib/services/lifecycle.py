@@ -262,7 +262,8 @@ def compensate(order_id: str, ctx: Context, *, error: str) -> str:
 # --- refunds ---------------------------------------------------------------------------------------
 
 def refund(order_id: str, amount: Money | None, reason: str, ctx: Context, *,
-           refund_id: str = "", at_most: bool = False) -> tuple[Order, Refund | None]:
+           refund_id: str = "", at_most: bool = False,
+           metadata: dict[str, str] | None = None) -> tuple[Order, Refund | None]:
     """Books the refund before asking the provider (so concurrent refunds never exceed the payment), then
     records the provider's answer. An authorization never captured is released (its intent voided), in full.
 
@@ -270,7 +271,8 @@ def refund(order_id: str, amount: Money | None, reason: str, ctx: Context, *,
     that id already is carried out (the provider answers the same idempotency key with what it did), never
     booked twice, and a provider failure that may pass leaves it booked for that next run. With `at_most`,
     `amount` is capped at what is left of the payment, decided from the version being written; when nothing
-    is left, nothing is booked and the refund is None."""
+    is left, nothing is booked and the refund is None. `metadata` (with the order and refund ids) goes on the
+    provider's refund."""
     keyed = bool(refund_id)
     refund_id = refund_id or new_id("re")
     writes = OrderWrites(order_id, ctx)
@@ -299,8 +301,9 @@ def refund(order_id: str, amount: Money | None, reason: str, ctx: Context, *,
             ctx.payments.cancel_intent(order.payment.payment_intent_id, f"{order_id}:{refund_id}")
             provider_id = ""
         else:
+            extra = {"metadata": {"order_id": order_id, "refund_id": refund_id, **metadata}} if metadata else {}
             provider_id = ctx.payments.refund(order.payment.payment_intent_id, booked.amount,
-                                              f"{order_id}:{refund_id}")
+                                              f"{order_id}:{refund_id}", **extra)
     except PaymentGatewayError as exc:
         if keyed and exc.retryable:
             writes.dispatch()

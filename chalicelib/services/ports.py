@@ -164,8 +164,10 @@ class PaymentGateway(ABC):
         """Capture an intent that was authorized only (status requires_capture)."""
 
     @abstractmethod
-    def refund(self, payment_intent_id: str, amount: Money, idempotency_key: str) -> str:
-        """Refund part or all of a captured payment. Returns the provider's refund id."""
+    def refund(self, payment_intent_id: str, amount: Money, idempotency_key: str, *,
+               metadata: dict[str, str] | None = None) -> str:
+        """Refund part or all of a captured payment. Returns the provider's refund id. `metadata` is kept
+        on the provider's refund (what it refunds: a return), where its dashboard shows it."""
 
 
 class StaleWrite(Exception):

@@ -154,7 +154,8 @@ def finish_refund(ret: Return, ctx: Context) -> Return:
     order = found(ctx.orders.get(ret.order_id), f"order {ret.order_id}")
     refund_id = _refund_id(ret.id, order)
     order, refund = lifecycle.refund(ret.order_id, ret.refund_total, f"return {ret.id}: {ret.reason}"[:500], ctx,
-                                     refund_id=refund_id, at_most=True)
+                                     refund_id=refund_id, at_most=True,
+                                     metadata={"return_id": ret.id, "reason": reason_code(ret.reason)})
     if refund is not None and refund.status != "succeeded":
         # Un-booked by a racing run that saw the provider refuse it: the next run books it afresh.
         raise PaymentGatewayError(f"refund {refund.id} of return {ret.id} is {refund.status}", retryable=True)
@@ -167,6 +168,16 @@ def finish_refund(ret: Return, ctx: Context) -> Return:
         return current.mark_refunded(ctx.clock(), refund_id=booked_id, amount=amount), None, False
 
     return _change(ret.id, ctx, decide)
+
+
+REASON_CODES = ("damaged", "defective", "wrong_item", "not_as_described", "too_small", "too_large",
+                "changed_mind", "arrived_late", "other")
+
+
+def reason_code(reason: str) -> str:
+    """The reason as one of REASON_CODES (free text counts as other): what metrics and the provider see."""
+    code = "_".join(reason.strip().lower().replace("-", " ").split())
+    return code if code in REASON_CODES else "other"
 
 
 def _refund_id(return_id: str, order) -> str:

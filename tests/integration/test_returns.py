@@ -31,12 +31,14 @@ class CountingGateway(SimulatedGateway):
     def __init__(self):
         super().__init__()
         self.refund_keys: list[str] = []
+        self.metadata: list[dict] = []
         self._calls = threading.Lock()
 
-    def refund(self, payment_intent_id, amount, idempotency_key):
-        refund_id = super().refund(payment_intent_id, amount, idempotency_key)
+    def refund(self, payment_intent_id, amount, idempotency_key, *, metadata=None):
+        refund_id = super().refund(payment_intent_id, amount, idempotency_key, metadata=metadata)
         with self._calls:
             self.refund_keys.append(idempotency_key)
+            self.metadata.append(metadata)
         return refund_id
 
 
@@ -75,6 +77,8 @@ def test_receive_restocks_and_refunds_the_share_and_a_full_return_refunds_the_or
     after = rctx.orders.get(order.id)
     assert after.status == "shipped" and after.refunded == Money(1001, "USD")
     assert [r.id for r in after.refunds] == [first.refund_id]
+    assert rctx.payments.metadata[0] == {"order_id": order.id, "refund_id": first.refund_id, "return_id": first.id,
+                                         "reason": "too_small"}, "what the provider's dashboard shows"
     second = returns.receive(_approved(rctx, order, sku).id, rctx)
     assert second.refunded == Money(1001, "USD"), "the second unit refunds exactly what is left of the line"
     final = rctx.orders.get(order.id)

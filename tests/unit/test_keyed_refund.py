@@ -39,3 +39,12 @@ def test_at_most_caps_the_refund_at_what_is_left_and_books_nothing_when_nothing_
     assert capped.amount == Money(200, "USD") and order.refunded == order.total and order.status == "refunded"
     order, none = lifecycle.refund(order.id, Money(500, "USD"), "return", lctx, refund_id="re_b", at_most=True)
     assert none is None and len(order.refunds) == 2
+
+
+def test_a_return_refund_carries_its_metadata_to_stripe():
+    from tests.unit.test_stripe_gateway import gateway
+
+    gw, http = gateway((200, {"id": "re_1", "object": "refund", "amount": 700, "status": "succeeded"}))
+    gw.refund("pi_1", Money(700, "USD"), "ord_1:re_x", metadata={"order_id": "ord_1", "return_id": "ret_1"})
+    assert http.sent[0].form == {"payment_intent": "pi_1", "amount": "700", "metadata[order_id]": "ord_1",
+                                 "metadata[return_id]": "ret_1"}
