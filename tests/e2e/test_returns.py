@@ -183,3 +183,12 @@ def test_returning_everything_refunds_the_order(shop):
         assert _act(shop, ret["id"], "receive").json()["status"] == "refunded"
     after = admin_order(shop, order["id"])
     assert after["status"] == "refunded" and after["refunded"] == after["total"]
+
+
+def test_a_return_asked_for_after_the_window_is_a_conflict(shop, monkeypatch):
+    order, token, sku = _shipped(shop)
+    monkeypatch.setenv("SHELF_RETURN_WINDOW_DAYS", "0")  # the stack runs in this process: read at call time
+    problem = assert_problem(_ask(shop, order["id"], token, [(sku, 1)]), 409, "return_not_allowed")
+    assert "0 days" in problem["detail"]
+    monkeypatch.setenv("SHELF_RETURN_WINDOW_DAYS", "30")
+    assert _ask(shop, order["id"], token, [(sku, 1)]).status_code == 201
