@@ -11,10 +11,10 @@ from ..domain.returns import REFUNDED, STATUSES, Return, ReturnRequested, Return
 from ..services import returns
 from . import presenters as present
 from . import schemas as s
+from .common import ID, ORDER_ID, ctx
 from .http import Request, Router
 
-RETURN_ID = {"return_id": r"^ret_[a-z2-7]{26}$"}
-ORDER_ID = {"order_id": r"^ord_[a-z2-7]{26}$"}
+RETURN_ID = {"return_id": ID.format(prefix="ret")}
 ReturnStatus = Literal[STATUSES]  # type: ignore[valid-type]
 
 REASON_CODES = returns.REASON_CODES  # what the metrics count by; any other text counts as other (kept as sent)
@@ -108,10 +108,6 @@ def _metrics(ret: Return, event) -> None:
 
 
 returns.observe(_metrics)
-
-
-def ctx():
-    return wiring.context()
 
 
 # --- shopper (order token) or merchant -----------------------------------------------------------------
