@@ -43,7 +43,24 @@ class CountingGateway(SimulatedGateway):
 
 
 @pytest.fixture
-def rctx(ctx, monkeypatch):
+def atomic_calls(monkeypatch):
+    """moto's backends have no locks of their own: two calls running at once can interleave inside moto and
+    lose a write (a failed transaction even restores a snapshot of the tables taken before the other one
+    committed). AWS makes each call atomic; one lock around each call gives in-process moto the same
+    guarantee, as the local stack's server does (local/moto_server.py)."""
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    lock, handle = threading.RLock(), BotocoreStubber.process_request
+
+    def serialized(self, request):
+        with lock:
+            return handle(self, request)
+
+    monkeypatch.setattr(BotocoreStubber, "process_request", serialized)
+
+
+@pytest.fixture
+def rctx(ctx, monkeypatch, atomic_calls):
     from chalicelib.services import auth
 
     auth.register_key(ADMIN, "it", frozenset({"*"}), ctx)
