@@ -3,6 +3,7 @@ units its returns hold. A request is written with the ledger, a rejection gives 
 transaction, and a receipt puts the units back on hand in the transaction that records it."""
 from __future__ import annotations
 
+import zlib
 from datetime import datetime
 
 from pynamodb.attributes import (
@@ -13,7 +14,7 @@ from pynamodb.attributes import (
     UTCDateTimeAttribute,
     VersionAttribute,
 )
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
 from .. import config
@@ -28,11 +29,15 @@ from . import cursor as cursors
 from .dynamodb import STOCK_MOVES, Tx, batch_skus, created_key, find, versioned
 from .models import SkuModel, bind
 
+# Keys only: a listing reads its page's returns by key. The status and creation indexes spread their
+# partition keys over RETURN_SHARDS shards (fewer than the orders': returns are far fewer).
+RETURN_SHARDS = 4
+
 
 class _ByOrder(GlobalSecondaryIndex):
     class Meta:
         index_name = "by_order"
-        projection = AllProjection()
+        projection = KeysOnlyProjection()
 
     order_id = UnicodeAttribute(hash_key=True)
     created_key = UnicodeAttribute(range_key=True)
@@ -40,19 +45,19 @@ class _ByOrder(GlobalSecondaryIndex):
 
 class _ByStatus(GlobalSecondaryIndex):
     class Meta:
-        index_name = "by_status"
-        projection = AllProjection()
+        index_name = "status_shards"
+        projection = KeysOnlyProjection()
 
-    status = UnicodeAttribute(hash_key=True)
+    status_shard = UnicodeAttribute(hash_key=True)  # "<status>#<shard>"
     created_key = UnicodeAttribute(range_key=True)
 
 
 class _ByCreated(GlobalSecondaryIndex):
     class Meta:
-        index_name = "by_created"
-        projection = AllProjection()
+        index_name = "created_shards"
+        projection = KeysOnlyProjection()
 
-    kind = UnicodeAttribute(hash_key=True)
+    created_shard = UnicodeAttribute(hash_key=True)  # "<shard>"
     created_key = UnicodeAttribute(range_key=True)
 
 
@@ -61,9 +66,10 @@ class ReturnModel(Model):
         table_name = "returns"
 
     return_id = UnicodeAttribute(hash_key=True)
-    kind = UnicodeAttribute(default="return")
     order_id = UnicodeAttribute()
     status = UnicodeAttribute()
+    status_shard = UnicodeAttribute()
+    created_shard = UnicodeAttribute()
     created_key = UnicodeAttribute()
     currency = UnicodeAttribute()
     reason = UnicodeAttribute()
@@ -77,8 +83,8 @@ class ReturnModel(Model):
     version = VersionAttribute()
 
     by_order = _ByOrder()
-    by_status = _ByStatus()
-    by_created = _ByCreated()
+    status_shards = _ByStatus()
+    created_shards = _ByCreated()
 
 
 class LedgerModel(Model):
@@ -115,9 +121,14 @@ def _as_dict(value) -> dict:
     return value.as_dict() if hasattr(value, "as_dict") else dict(value or {})
 
 
+def _shard(return_id: str) -> int:
+    return zlib.crc32(return_id.encode()) % RETURN_SHARDS
+
+
 def _model(r: Return) -> ReturnModel:
     return ReturnModel(
-        r.id, order_id=r.order_id, status=r.status, created_key=created_key(r.created_at, r.id),
+        r.id, order_id=r.order_id, status=r.status, status_shard=f"{r.status}#{_shard(r.id)}",
+        created_shard=str(_shard(r.id)), created_key=created_key(r.created_at, r.id),
         currency=r.currency, reason=r.reason, rejection_reason=r.rejection_reason or None,
         lines=[{"sku": ln.sku, "quantity": ln.quantity, "refund": ln.refund.amount} for ln in r.lines],
         history=[{"status": h.status, "at": rfc3339(h.at)} for h in r.history],
@@ -186,18 +197,23 @@ class DynamoReturns(Returns):
             raise Conflict(f"stock of {', '.join(label[1] for label in failed)} could not take return {ret.id}")
         return self.get(ret.id)
 
+    def _read(self, return_ids: list[str]) -> list[Return]:
+        found = {m.return_id: m for m in ReturnModel.batch_get(return_ids)} if return_ids else {}
+        return [_return(found[i]) for i in return_ids if i in found]
+
     def for_order(self, order_id: str) -> list[Return]:
         _bind()
-        return [_return(m) for m in ReturnModel.by_order.query(order_id)]
+        return self._read([hit.return_id for hit in ReturnModel.by_order.query(order_id, scan_index_forward=False)])
 
     def list(self, *, status: str | None, limit: int, cursor: str | None) -> Page[Return]:
+        """Newest first, merged over the index's shards; then the page's returns, read by key."""
         _bind()
-        if status is not None:
-            partition, index = {"status": status}, ReturnModel.by_status
-        else:
-            partition, index = {"kind": "return"}, ReturnModel.by_created
-        keys = {"return_id", "created_key", *partition}
-        start = cursors.decode(cursor, keys=keys, fixed=partition)
-        models, next_cursor = cursors.page(index.query(next(iter(partition.values())), scan_index_forward=False,
-                                                       limit=limit + 1, last_evaluated_key=start), limit, keys)
-        return Page([_return(m) for m in models], next_cursor)
+        index, prefix = (ReturnModel.status_shards, f"{status}#") if status else (ReturnModel.created_shards, "")
+
+        def query(shard: int, below: str | None, limit: int):
+            condition = ReturnModel.created_key < below if below else None
+            return index.query(f"{prefix}{shard}", condition, scan_index_forward=False, limit=limit)
+
+        hits, next_cursor = cursors.sharded_page(query, RETURN_SHARDS, limit=limit, cursor=cursor,
+                                                 listing=f"returns:{status or '*'}")
+        return Page(self._read([hit.return_id for hit in hits]), next_cursor)

@@ -58,7 +58,7 @@ def _order_for(order_id: str, bearer: str, ctx: Context, scope: str, bootstrap_h
 
 def returns_of_order(order_id: str, bearer: str, ctx: Context, *, bootstrap_hash: str = "") -> list[Return]:
     _order_for(order_id, bearer, ctx, "orders:read", bootstrap_hash)
-    return sorted(ctx.returns.for_order(order_id), key=lambda r: (r.created_at, r.id), reverse=True)
+    return ctx.returns.for_order(order_id)
 
 
 def get_return(return_id: str, ctx: Context) -> Return:

@@ -43,7 +43,9 @@ class Returns(ABC):
         every line's units back on hand: all in one transaction. Raises StaleWrite if either changed."""
 
     @abstractmethod
-    def for_order(self, order_id: str) -> list[Return]: ...
+    def for_order(self, order_id: str) -> list[Return]:
+        """The order's returns, newest first."""
 
     @abstractmethod
-    def list(self, *, status: str | None, limit: int, cursor: str | None) -> Page[Return]: ...
+    def list(self, *, status: str | None, limit: int, cursor: str | None) -> Page[Return]:
+        """Newest first (by the second they were asked for, then by id)."""

@@ -12,7 +12,8 @@ from chalicelib.adapters.dynamo_returns import ReturnModel
 from chalicelib.adapters.models import SkuModel
 from chalicelib.adapters.payments import SimulatedGateway
 from chalicelib.domain.commands import AddToCart, PlaceOrder
-from chalicelib.domain.errors import Conflict, InvalidTransition
+from chalicelib.domain.errors import Conflict, Invalid, InvalidTransition
+from chalicelib.domain.ids import rfc3339
 from chalicelib.domain.money import Money
 from chalicelib.domain.orders import Address
 from chalicelib.domain.returns import ReturnQuantityExceeded
@@ -220,3 +221,27 @@ def test_a_return_left_received_by_a_dead_receiver_is_queued_again_by_the_schedu
     assert approved.id in queued
     assert returns.receive(approved.id, rctx).status == "refunded"
     assert rctx.orders.get(order.id).refunded == Money(1001, "USD")
+
+
+def test_listings_page_newest_first_over_the_shards_and_by_status(rctx):
+    order, sku = _shipped(rctx, qty=5)
+    made = [returns.request_return(order.id, ADMIN, [(sku, 1)], "too large", rctx, window_days=30).id
+            for _ in range(5)]
+    returns.approve(made[1], rctx)
+    seen, cursor = [], None
+    while True:
+        page = returns.list_returns(rctx, status=None, limit=2, cursor=cursor)
+        seen += [r.id for r in page.items]
+        cursor = page.next_cursor
+        if not cursor:
+            break
+    newest_first = sorted(made, key=lambda i: (rfc3339(returns.get_return(i, rctx).created_at), i), reverse=True)
+    assert seen == newest_first, "newest first (by the second, then by id), each once"
+    assert [r.id for r in returns.list_returns(rctx, status="approved", limit=10, cursor=None).items] == [made[1]]
+    assert [r.id for r in returns.returns_of_order(order.id, ADMIN, rctx)] == newest_first
+    with pytest.raises(Invalid):
+        returns.list_returns(rctx, status="requested", limit=2, cursor=page_cursor(rctx))
+
+
+def page_cursor(rctx):
+    return returns.list_returns(rctx, status=None, limit=1, cursor=None).next_cursor
