@@ -31,6 +31,8 @@ RIGHT_BY_DEFAULT = {
     "SHELF_WEBHOOK_TIMEOUT_SECONDS": "5 s per delivery, well under the function's timeout",
     "SHELF_WEBHOOK_ENDPOINTS_CACHE_SECONDS": "60 s: a new endpoint gets events from every function within a minute",
     "SHELF_RECONCILE_AFTER_SECONDS": "2 min",
+    "SHELF_RETURN_WINDOW_DAYS": "30 days after shipment",
+    "SHELF_RETURN_STALL_SECONDS": "5 min before a received return's refund is queued again",
     "SHELF_DOCS": "on; a stage may switch /docs off",
     "STRIPE_PUBLISHABLE_KEY": "the local stack's demo storefront only",
     "SHELF_STRIPE_JS_URL": "Stripe's own Stripe.js; another only for the local stack",
