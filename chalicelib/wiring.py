@@ -98,19 +98,6 @@ def apply_merchant_event(event: dict, *, lambda_context=None) -> str:
                     lambda_context=lambda_context)["outcome"]
 
 
-class BadStripeSignature(Exception):
-    pass
-
-
-def verify_stripe_event(payload: bytes, signature_header: str | None) -> dict:
-    from .adapters import stripe_gateway
-
-    try:
-        return stripe_gateway.verify_event(payload, signature_header, config.stripe_webhook_secret())
-    except stripe_gateway.BadStripeSignature as exc:
-        raise BadStripeSignature(str(exc)) from None
-
-
 def queue_merchant_event(event: dict) -> None:
     from .adapters import aws
 

@@ -131,26 +131,3 @@ def _retryable(exc: stripe.StripeError) -> bool:
         return exc.http_status is None or exc.http_status >= 500
     # Authentication, permission, invalid requests, idempotency-key reuse with other parameters.
     return False
-
-
-class BadStripeSignature(Exception):
-    pass
-
-
-def verify_event(payload: bytes, signature_header: str | None, secret: str, tolerance: int = 300) -> dict:
-    """Checks a Stripe webhook with the library (signature and age) and returns the event as a dict."""
-    import json
-
-    import stripe
-
-    if not secret:
-        raise BadStripeSignature("no webhook secret is configured")
-    try:
-        text = payload.decode("utf-8")
-        stripe.WebhookSignature.verify_header(text, signature_header or "", secret, tolerance)
-        event = json.loads(text)
-    except (stripe.SignatureVerificationError, UnicodeDecodeError, ValueError) as exc:
-        raise BadStripeSignature(str(exc)) from exc
-    if not isinstance(event, dict) or not isinstance(event.get("id"), str) or not isinstance(event.get("type"), str):
-        raise BadStripeSignature("not a Stripe event")
-    return event

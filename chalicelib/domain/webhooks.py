@@ -5,10 +5,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+import json
+import re
 from typing import Callable
 from urllib.parse import urlsplit
 
-from .errors import FieldError, Invalid
+from .errors import DomainError, FieldError, Invalid
 
 
 def sign(secret: str, body: bytes, timestamp: int) -> str:
@@ -36,6 +38,58 @@ def verify(secret: str, body: bytes, header: str | None, now: int, tolerance: in
     expected = sign(secret, body, timestamp).split("v1=", 1)[1]
     if not any(hmac.compare_digest(expected, candidate) for candidate in parts.get("v1", [])):
         raise BadSignature("the signature does not match")
+
+
+class MalformedEvent(DomainError):
+    """A correctly signed event that cannot be an event at all (a 400: nothing is recorded or changed)."""
+
+    slug = "malformed_event"
+    title = "Malformed event"
+
+
+# Stripe's events nest a handful of levels (event > data > object > charges > data > [] > details);
+# DynamoDB refuses documents nested deeper than 32, so nothing deeper could be kept anyway.
+MAX_EVENT_DEPTH = 32
+_EVENT_ID = re.compile(r"evt_[A-Za-z0-9_]{1,251}")
+_EVENT_TYPE = re.compile(r"[a-z][a-z0-9_.]{0,99}")
+
+
+def read_event(body: bytes) -> dict:
+    """The JSON of a verified provider event, with an id fit to be a key, a type, and a data object.
+    Anything else raises MalformedEvent; what the event's object holds is for its handler to check."""
+    try:
+        event = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise MalformedEvent("the event is not JSON") from None
+    except RecursionError:
+        raise MalformedEvent(f"the event is nested deeper than {MAX_EVENT_DEPTH} levels") from None
+    if not isinstance(event, dict):
+        raise MalformedEvent("the event is not a JSON object")
+    if _depth(event) > MAX_EVENT_DEPTH:
+        raise MalformedEvent(f"the event is nested deeper than {MAX_EVENT_DEPTH} levels")
+    errors = []
+    if not isinstance(event.get("id"), str) or not _EVENT_ID.fullmatch(event["id"]):
+        errors.append(FieldError("id", "an event id: evt_ and 1..251 letters, digits or _"))
+    if not isinstance(event.get("type"), str) or not _EVENT_TYPE.fullmatch(event["type"]):
+        errors.append(FieldError("type", "an event type of 1..100 characters (a-z, 0-9, _ and .)"))
+    if not isinstance(event.get("data"), dict):
+        errors.append(FieldError("data", "an object"))
+    if errors:
+        raise MalformedEvent("the event is not well formed", errors)
+    return event
+
+
+def _depth(value) -> int:
+    """How deep containers nest in `value`, without recursion (the input chooses the depth)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, (dict, list)):
+            deepest = max(deepest, depth)
+            if depth > MAX_EVENT_DEPTH:
+                return depth
+            stack.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
+    return deepest
 
 
 Resolver = Callable[[str], list[str]]
