@@ -95,6 +95,40 @@ def _depth(value) -> int:
 Resolver = Callable[[str], list[str]]
 
 
+# HTTPS's port and its common alternative. Any other port could reach a service that is not a webhook
+# receiver (and the delivery log would tell which ports answer): refused outside local development.
+ALLOWED_PORTS = (443, 8443)
+
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")             # RFC 6052, well-known prefix
+_NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")     # RFC 8215, a network's own translators
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")          # deprecated (RFC 4291), still routed by some stacks
+_IPV4_TRANSLATED = ipaddress.ip_network("::ffff:0:0:0/96")  # RFC 2765
+
+
+def embedded_ipv4(address: str | ipaddress.IPv4Address | ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address stands for (mapped, translated, compatible, 6to4, Teredo client,
+    NAT64), or None. Traffic to such an address can end at that IPv4 address."""
+    ip = ipaddress.ip_address(address) if isinstance(address, str) else address
+    if ip.version == 4:
+        return None
+    if ip.ipv4_mapped:
+        return ip.ipv4_mapped
+    if ip.sixtofour:
+        return ip.sixtofour
+    if ip.teredo:
+        return ip.teredo[1]
+    if any(ip in net for net in (_NAT64, _IPV4_COMPATIBLE, _IPV4_TRANSLATED)) and int(ip) & 0xFFFFFFFF:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
+
+
+def _public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if not ip.is_global or ip.is_multicast or ip in _NAT64_LOCAL:
+        return False
+    inner = embedded_ipv4(ip)
+    return inner is None or (inner.is_global and not inner.is_multicast)
+
+
 def check_target(url: str, resolve: Resolver, *, allow_local: bool) -> None:
     """A webhook goes to https on a public address. `allow_local` (development only) also permits http
     and loopback or private addresses. Every address the host resolves to must pass (SSRF)."""
@@ -112,6 +146,8 @@ def check_target(url: str, resolve: Resolver, *, allow_local: bool) -> None:
         raise refuse("must name a host, without credentials")
     if port is not None and not 0 < port < 65536:
         raise refuse("bad port")
+    if not allow_local and (port or 443) not in ALLOWED_PORTS:
+        raise refuse(f"the port must be one of {', '.join(map(str, ALLOWED_PORTS))}")
     try:
         addresses = [ipaddress.ip_address(parts.hostname)]
     except ValueError:
@@ -123,6 +159,5 @@ def check_target(url: str, resolve: Resolver, *, allow_local: bool) -> None:
         raise refuse(f"{parts.hostname} does not resolve")
     if not allow_local:
         for address in addresses:
-            mapped = getattr(address, "ipv4_mapped", None) or address
-            if not mapped.is_global or mapped.is_multicast:
+            if not _public(address):
                 raise refuse(f"{parts.hostname} resolves to a non-public address ({address})")

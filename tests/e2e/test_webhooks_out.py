@@ -102,7 +102,7 @@ def test_an_endpoint_that_always_fails_ends_in_the_dlq_and_the_log_and_can_be_re
         return [d for d in _deliveries(shop, status="failed") if d["endpoint_id"] == endpoint["id"]]
 
     failed = eventually(parked, timeout=60, what="the delivery to be parked")[0]
-    assert failed["attempts"] == 3 and failed["last_status_code"] == 503 and "503" in failed["last_error"]
+    assert failed["attempts"] == 3 and failed["last_status_code"] == 503 and failed["last_error"] == "http_5xx"
     assert len([r for r in hook.received if json.loads(r["body"])["data"]["order"]["id"] == order["id"]]) == 3
 
     sqs = stack.aws("sqs")
