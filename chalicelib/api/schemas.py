@@ -1,9 +1,12 @@
 """Request and response models, defined once: they validate requests and generate /openapi.json."""
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+
+from ..domain.text import clean_line
 
 COUNTRIES = frozenset("""
 AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS BT BV BW BY BZ
@@ -183,14 +186,23 @@ class Cart(Output):
 
 # --- checkout and orders -----------------------------------------------------------------------------
 
+def _line(max_length: int):
+    """A line of an address: NFC, stripped, not blank, no control or format characters (domain.text)."""
+    return Annotated[str, Field(min_length=1, max_length=max_length),
+                     AfterValidator(partial(clean_line, max_length=max_length))]
+
+
+AddressLine, AddressCity, PostalCode = _line(200), _line(100), _line(20)
+
+
 class AddressIn(Input):
-    name: Text
-    line1: Text
-    line2: Text | None = None
-    city: Annotated[str, StringConstraints(min_length=1, max_length=100)]
-    postal_code: Annotated[str, StringConstraints(min_length=1, max_length=20)]
+    name: AddressLine
+    line1: AddressLine
+    line2: AddressLine | None = None
+    city: AddressCity
+    postal_code: PostalCode
     country: Country = Field(description="ISO 3166-1 alpha-2")
-    region: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
+    region: AddressCity | None = None
 
 
 class CheckoutIn(Input):
