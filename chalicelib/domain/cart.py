@@ -80,24 +80,27 @@ class PricedLine:
         return self.unit_price * self.quantity
 
 
-def subtotal(lines, currency: str) -> Money:
-    return total([line.total for line in lines], currency)
+class Priced:
+    """What a priced cart and an order share: the sums of their `lines` in their `currency`, in one place."""
 
-
-@dataclass(frozen=True)
-class PricedCart:
-    lines: list[PricedLine]
+    lines: list[PricedLine] | tuple[PricedLine, ...]
     currency: str
-    unavailable: list[str] = field(default_factory=list)
 
     @property
     def subtotal(self) -> Money:
-        return subtotal(self.lines, self.currency)
+        return total([line.total for line in self.lines], self.currency)
 
     @property
     def total(self) -> Money:
         # No tax or shipping yet: the total is the subtotal.
         return self.subtotal
+
+
+@dataclass(frozen=True)
+class PricedCart(Priced):
+    lines: list[PricedLine]
+    currency: str
+    unavailable: list[str] = field(default_factory=list)
 
 
 def price_lines(lines: dict[str, int], catalog: dict[str, SkuInfo], currency: str) -> PricedCart:

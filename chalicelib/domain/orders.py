@@ -3,7 +3,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from .cart import PricedLine, subtotal
+from .cart import Priced, PricedLine
 from .errors import InvalidTransition
 from .ids import derived_id
 from .money import Money
@@ -111,7 +111,7 @@ class Settlement:
 
 
 @dataclass(frozen=True)
-class Order:
+class Order(Priced):
     id: str
     status: str
     email: str
@@ -141,15 +141,6 @@ class Order:
                     currency=currency, cart_id=cart_id, refunded=Money.zero(currency))
         order.events.append(OrderPlaced(order_id, order.total))
         return order
-
-    @property
-    def subtotal(self) -> Money:
-        return subtotal(self.lines, self.currency)
-
-    @property
-    def total(self) -> Money:
-        # The total charged: the lines as priced at checkout (no tax or shipping yet).
-        return self.subtotal
 
     @property
     def refundable(self) -> Money:
