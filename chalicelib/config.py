@@ -76,6 +76,11 @@ def stripe_secret_key() -> str:
     return secret("STRIPE_SECRET_KEY")
 
 
+def stripe_api_base() -> str:
+    """Where Stripe's API is; unset means Stripe itself. The local stack points it at its emulator."""
+    return _env("STRIPE_API_BASE")
+
+
 def payment_provider() -> str:
     return "stripe" if _env("STRIPE_SECRET_KEY") or _env("STRIPE_SECRET_KEY_PARAMETER") else "simulated"
 

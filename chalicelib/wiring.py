@@ -42,11 +42,17 @@ def _build() -> Context:
                    sender=HttpSender(), returns=DynamoReturns())
 
 
+# The HTTP client the Stripe gateway uses, when not the library's default: the local stack sets one for its
+# Stripe emulator (local/localstripe.py); a deployed function never does.
+stripe_http_client = None
+
+
 def _payments():
     if config.payment_provider() == "stripe":
         from .adapters.stripe_gateway import StripeGateway
 
-        return StripeGateway(config.stripe_secret_key())
+        return StripeGateway(config.stripe_secret_key(), api_base=config.stripe_api_base(),
+                             http_client=stripe_http_client)
     from .adapters.payments import SimulatedGateway
 
     return SimulatedGateway()

@@ -122,10 +122,12 @@ class LocalStack:
             self._start_moto()
             self._create_resources()
             self.app = self._load_app()
+            self._start_localstripe()
             self._bootstrap()
             self._install_lambda_dispatcher()
             self._start_sqs_poller()
             self._serve_http()
+            self._connect_localstripe()
         except BaseException:
             self.stop()
             raise
@@ -139,6 +141,7 @@ class LocalStack:
             self._stop_http()
             self._stop_sqs_poller()
             self._uninstall_lambda_dispatcher()
+            self._stop_localstripe()
             self._stop_moto()
         finally:
             self._restore_environment()
@@ -310,6 +313,34 @@ class LocalStack:
         if os.environ.get("SHELF_SEED_DEMO") == "1":
             wiring.seed_demo_catalog()
 
+    # -- payments: SHELF_PAYMENTS=localstripe runs the real Stripe adapter against localstripe ----------
+
+    def _start_localstripe(self) -> None:
+        self.localstripe = None
+        if os.environ.get("SHELF_PAYMENTS", "").strip().lower() != "localstripe":
+            return
+        from chalicelib import wiring
+        from chalicelib.adapters.stripe_gateway import TIMEOUT_SECONDS
+
+        from .localstripe import SECRET_KEY, Localstripe, http_client
+
+        self.localstripe = Localstripe().start()
+        self._setenv("STRIPE_SECRET_KEY", SECRET_KEY)
+        self._setenv("STRIPE_API_BASE", self.localstripe.url)
+        wiring.stripe_http_client = http_client(timeout=TIMEOUT_SECONDS)
+
+    def _connect_localstripe(self) -> None:
+        if self.localstripe is not None:
+            self.localstripe.register_webhook(f"{self.url}/webhooks/stripe", os.environ["STRIPE_WEBHOOK_SECRET"])
+
+    def _stop_localstripe(self) -> None:
+        emulator, self.localstripe = getattr(self, "localstripe", None), None
+        if emulator is not None:
+            emulator.stop()
+            wiring = sys.modules.get("chalicelib.wiring")
+            if wiring is not None:
+                wiring.stripe_http_client = None
+
     # Step Functions Task states (lambda:invoke) run the app's functions in-process. moto's server does
     # not hold its lock for Invoke requests (see moto_server.py), so the functions may call back into it.
     def _install_lambda_dispatcher(self) -> None:
@@ -390,6 +421,8 @@ class LocalStack:
         else:
             lines.append(f"  IAM           not enforced ({iam.MODE_VARIABLE}=enforce holds the functions to "
                          "infra/template.yaml's policies)")
+        if getattr(self, "localstripe", None) is not None:
+            lines.append(f"  localstripe   {self.localstripe.url}   (Stripe for the real Stripe adapter)")
         if self.stack and self.stack.skipped:
             kinds = sorted(set(self.stack.skipped.values()))
             lines.append(f"  not emulated  {', '.join(kinds)} (moto cannot create them; AWS will)")

@@ -29,14 +29,16 @@ class StripeGateway(PaymentGateway):
 
     def __init__(self, secret_key: str, *, http_client: Any = None,
                  max_network_retries: int = MAX_NETWORK_RETRIES,
-                 timeout: float | tuple[float, float] = TIMEOUT_SECONDS):
-        """`http_client`: a `stripe.HTTPClient` to use instead of the default `requests` one (tests)."""
+                 timeout: float | tuple[float, float] = TIMEOUT_SECONDS, api_base: str = ""):
+        """`http_client`: a `stripe.HTTPClient` to use instead of the default `requests` one (tests).
+        `api_base`: another address for Stripe's API (the local stack's Stripe emulator)."""
         if not secret_key:
             raise ValueError("StripeGateway needs a secret key")
         self._secret_key = secret_key
         self._http_client = http_client
         self._max_network_retries = max_network_retries
         self._timeout = timeout
+        self._api_base = api_base
         self._client: stripe.StripeClient | None = None
 
     @property
@@ -47,7 +49,8 @@ class StripeGateway(PaymentGateway):
             # StripeClient has no timeout option; the timeout lives on the HTTP client.
             http_client = self._http_client or stripe.RequestsClient(timeout=self._timeout)
             self._client = stripe.StripeClient(self._secret_key, http_client=http_client,
-                                               max_network_retries=self._max_network_retries)
+                                               max_network_retries=self._max_network_retries,
+                                               base_addresses={"api": self._api_base} if self._api_base else None)
         return self._client
 
     def create_intent(self, request: PaymentRequest) -> Payment:
