@@ -131,15 +131,54 @@ def _form(data: dict, prefix: str = "") -> dict:
 
 
 def http_client(**kwargs: Any):
-    """A `stripe.HTTPClient` for the Stripe gateway that drops DROPPED_PARAMETERS on their way out."""
+    """A `stripe.HTTPClient` for the Stripe gateway, the one place that adapts Shelf's calls to localstripe:
+    it drops DROPPED_PARAMETERS, and keeps Stripe's idempotency promise, which localstripe does not
+    (it ignores `Idempotency-Key`). As Stripe documents it: a POST repeated with the same key and the same
+    parameters gets the first answer again; with other parameters, a 400 `idempotency_error`; while the
+    first is still in flight, a 409. Answers of 5xx, 409 and 429 are not kept (the call may be retried)."""
+    import json
+    import threading
+
     import stripe
 
     class LocalstripeClient(stripe.RequestsClient):
+        def __init__(self, **options: Any):
+            super().__init__(**options)
+            self._answers: dict[str, tuple[str, str | None, tuple]] = {}
+            self._in_flight: set[str] = set()
+            self._lock = threading.Lock()
+
         def request(self, method, url, headers, post_data=None, **rest):
-            dropped = DROPPED_PARAMETERS.get(urlsplit(url).path, ())
+            path = urlsplit(url).path
+            dropped = DROPPED_PARAMETERS.get(path, ())
             if method.lower() == "post" and post_data and dropped:
                 pairs = parse_qsl(post_data, keep_blank_values=True)
                 post_data = urlencode([(k, v) for k, v in pairs if k.split("[", 1)[0] not in dropped])
-            return super().request(method, url, headers, post_data, **rest)
+            key = {k.lower(): v for k, v in (headers or {}).items()}.get("idempotency-key")
+            if method.lower() != "post" or not key:
+                return super().request(method, url, headers, post_data, **rest)
+            with self._lock:
+                if key in self._in_flight:
+                    return _error(409, "There is currently another in-progress request using this Idempotent Key.")
+                if key in self._answers:
+                    first_path, first_data, answer = self._answers[key]
+                    if (first_path, first_data) == (path, post_data):
+                        return answer
+                    return _error(400, "Keys for idempotent requests can only be used with the same parameters "
+                                       "they were first used with.")
+                self._in_flight.add(key)
+            try:
+                answer = super().request(method, url, headers, post_data, **rest)
+            finally:
+                with self._lock:
+                    self._in_flight.discard(key)
+            if answer[1] < 500 and answer[1] not in (409, 429):
+                with self._lock:
+                    self._answers[key] = (path, post_data, answer)
+            return answer
+
+    def _error(status: int, message: str) -> tuple:
+        body = {"error": {"type": "idempotency_error", "message": message}}
+        return json.dumps(body), status, {"Content-Type": "application/json"}
 
     return LocalstripeClient(**kwargs)

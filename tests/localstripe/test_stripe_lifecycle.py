@@ -115,3 +115,27 @@ def test_cancelling_an_unpaid_order_cancels_the_intent_at_stripe(shop, emulator)
     wait_status(shop, order["id"], "canceled")
     # The intent was canceled at Stripe, so the shopper cannot pay it any more.
     assert emulator.intent(payment["payment_intent_id"])["status"] == "canceled"
+
+
+def test_a_cancel_racing_a_full_refund_leaves_the_record_equal_to_what_stripe_gave_back(shop, emulator):
+    from concurrent.futures import ThreadPoolExecutor
+
+    orders = [_paid(shop, emulator) for _ in range(5)]
+
+    def race(paid):
+        with ThreadPoolExecutor(2) as pool:
+            cancel = pool.submit(shop.request, "POST", f"/admin/orders/{paid['id']}/cancel", admin=True, json={})
+            refund = pool.submit(shop.request, "POST", f"/admin/orders/{paid['id']}/refunds", admin=True, json={})
+            return cancel.result().status_code, refund.result().status_code
+
+    with ThreadPoolExecutor(5) as pool:
+        answers = list(pool.map(race, orders))
+    for paid, (cancel, refund) in zip(orders, answers):
+        assert cancel in (200, 409) and refund in (201, 409) and (cancel, refund) != (409, 409), (cancel, refund)
+        intent_id, total = paid["payment"]["payment_intent_id"], paid["total"]["amount"]
+        # Whichever won: canceled with its payment refunded, or refunded (the cancel then a 409).
+        final = eventually(lambda: (o := admin_order(shop, paid["id"]))["status"] == "refunded" and o
+                           or o["status"] == "canceled" and o["payment"]["status"] == "refunded" and o,
+                           timeout=45, what="settled")
+        assert final["refunded"] == money(total)
+        assert emulator.refunded(intent_id) == total, "the provider gave back exactly the total, once"
