@@ -88,6 +88,10 @@ def test_a_refund_above_the_total_is_accepted_once_and_books_nothing(shop, stack
         assert response.status_code == 200, response.text
     after = admin_order(shop, order["id"])
     assert after["status"] == "paid" and after["refunded"] == money(0)
+    from chalicelib import wiring
+
+    recorded = wiring.context().inbound.get("stripe", event["id"])
+    assert recorded.outcome == "rejected" and "1001" in recorded.detail, recorded
     # A fresh copy of the same report (a new event id) is accepted too, not refused forever.
     assert send_stripe(shop, stripe_event("charge.refunded", order, amount_refunded=5000)).status_code == 200
 
