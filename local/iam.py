@@ -52,8 +52,11 @@ ADMIN_POLICY = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Acti
 # serves the request with another body (an SQS long poll cut into short ones).
 SIGNED_BODY = "shelf.local.signed_body"
 
-# Operations moto names differently from IAM.
-_IAM_ACTION = {("lambda", "Invoke"): "InvokeFunction", ("lambda", "InvokeAsync"): "InvokeFunction"}
+# Operations whose IAM action has another name: Lambda's invoke, and SQS's batch calls, which AWS authorizes
+# as the single-message action (there is no sqs:DeleteMessageBatch permission).
+_IAM_ACTION = {("lambda", "Invoke"): "InvokeFunction", ("lambda", "InvokeAsync"): "InvokeFunction",
+               ("sqs", "SendMessageBatch"): "SendMessage", ("sqs", "DeleteMessageBatch"): "DeleteMessage",
+               ("sqs", "ChangeMessageVisibilityBatch"): "ChangeMessageVisibility"}
 _TRANSACT_WRITE = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
                    "ConditionCheck": "ConditionCheckItem"}
 
