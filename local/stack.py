@@ -45,6 +45,8 @@ ENV_DEFAULTS = {
     "SHELF_CURRENCY": "USD",
     "SHELF_ALLOW_LOCAL_WEBHOOKS": "1",
     "SHELF_TOKEN_SECRET": "shelf_local_token_secret",
+    # No email leaves the laptop: new customer accounts are confirmed at sign-up.
+    "SHELF_AUTO_CONFIRM": "1",
     # Metrics are printed as EMF JSON in AWS; locally they would only flood the console.
     "POWERTOOLS_METRICS_DISABLED": "1",
 }
