@@ -1,6 +1,7 @@
 """The composition root: builds the service context from adapters, lazily, once per process."""
 from __future__ import annotations
 
+import functools
 import threading
 
 from . import config
@@ -117,6 +118,24 @@ def queue_return_refund(return_id: str) -> None:
     from .domain.ids import new_id
 
     aws.send("merchant_events", {"id": new_id("evt"), "type": "return.received", "data": {"return_id": return_id}})
+
+
+def accounts():
+    """Customer accounts: the user pool, the ID-token verifier and the customers table, once per container
+    and configuration."""
+    return _accounts(config.user_pool_id(), config.user_pool_client_id(), config.aws_region(),
+                     config.endpoint_url(), config.token_issuer(), config.jwks_url())
+
+
+@functools.lru_cache(maxsize=4)
+def _accounts(pool_id: str, client_id: str, region: str, endpoint: str | None, issuer: str, jwks_url: str):
+    from .adapters.cognito import CognitoIdentity, CognitoTokenVerifier, jwks_client
+    from .adapters.dynamo_customers import DynamoCustomers
+    from .services.accounts import Accounts
+
+    return Accounts(identity=CognitoIdentity(pool_id, client_id, region=region, endpoint_url=endpoint),
+                    verifier=CognitoTokenVerifier(issuer=issuer, audience=client_id, jwks=jwks_client(jwks_url)),
+                    customers=DynamoCustomers())
 
 
 def reset() -> None:

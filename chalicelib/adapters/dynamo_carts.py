@@ -11,12 +11,13 @@ from .models import CartModel, bind
 def _cart_from(m: CartModel) -> Cart:
     lines = m.lines.as_dict() if hasattr(m.lines, "as_dict") else dict(m.lines or {})
     return Cart(id=m.cart_id, status=m.status, lines={k: int(v) for k, v in lines.items()},
-                created_at=m.created_at, updated_at=m.updated_at, expires_at=m.expires_at, version=m.version or 0)
+                created_at=m.created_at, updated_at=m.updated_at, expires_at=m.expires_at, version=m.version or 0,
+                customer_id=m.customer_id or "")
 
 
 def _cart_model(c: Cart) -> CartModel:
     return CartModel(c.id, status=c.status, lines=dict(c.lines), created_at=c.created_at, updated_at=c.updated_at,
-                     expires_at=c.expires_at, **versioned(c.version))
+                     expires_at=c.expires_at, customer_id=c.customer_id or None, **versioned(c.version))
 
 
 class DynamoCarts(ports.Carts):

@@ -88,6 +88,7 @@ class CartModel(Model):
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
     expires_at = TTLAttribute()
+    customer_id = UnicodeAttribute(null=True)
     version = VersionAttribute()
 
 
@@ -115,6 +116,15 @@ class _OrdersByCreated(GlobalSecondaryIndex):
     created_key = UnicodeAttribute(range_key=True)
 
 
+class _OrdersByCustomer(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by_customer"
+        projection = KeysOnlyProjection()
+
+    customer_id = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
 class OrderModel(Model):
     class Meta:
         table_name = "orders"
@@ -136,6 +146,7 @@ class OrderModel(Model):
     payment_token = UnicodeAttribute(null=True)
     shipment_token = UnicodeAttribute(null=True)
     access_token_hash = UnicodeAttribute()
+    customer_id = UnicodeAttribute(null=True)  # sparse: only customers' orders are in by_customer
     history = ListAttribute(default=list)
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
@@ -143,6 +154,7 @@ class OrderModel(Model):
 
     status_shards = _OrdersByStatus()
     created_shards = _OrdersByCreated()
+    by_customer = _OrdersByCustomer()
 
 
 class ApiKeyModel(Model):
@@ -218,9 +230,29 @@ class InboundEventModel(Model):
     expires_at = TTLAttribute(null=True)
 
 
+class CustomerModel(Model):
+    """One partition per customer: the profile (item "profile") and each saved address ("address#<id>").
+    Sign-in failure counts live in their own partitions ("signin#<sha256 of the email>", "window#<n>")."""
+
+    class Meta:
+        table_name = "customers"
+
+    customer_id = UnicodeAttribute(hash_key=True)
+    item = UnicodeAttribute(range_key=True)
+    email = UnicodeAttribute(null=True)
+    address = MapAttribute(null=True)
+    address_count = NumberAttribute(null=True)
+    cart_id = UnicodeAttribute(null=True)
+    failures = NumberAttribute(null=True)
+    created_at = UTCDateTimeAttribute(null=True)
+    erased_at = UTCDateTimeAttribute(null=True)
+    expires_at = TTLAttribute(null=True)
+
+
 _TABLES = {ProductModel: "products", SkuModel: "skus", CartModel: "carts", OrderModel: "orders",
            ApiKeyModel: "api_keys", WebhookEndpointModel: "webhook_endpoints",
-           WebhookDeliveryModel: "webhook_deliveries", InboundEventModel: "inbound_events"}
+           WebhookDeliveryModel: "webhook_deliveries", InboundEventModel: "inbound_events",
+           CustomerModel: "customers"}
 _bound: tuple | None = None
 
 

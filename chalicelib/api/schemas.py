@@ -175,7 +175,7 @@ class Line(Output):
 
 class Cart(Output):
     id: str
-    status: Literal["open", "checked_out"]
+    status: Literal["open", "checked_out", "merged"]
     lines: list[Line]
     subtotal: Money
     total: Money
@@ -266,6 +266,7 @@ class Order(Output):
     created_at: Timestamp
     updated_at: Timestamp
     history: list[HistoryEntry]
+    customer_id: str | None = Field(default=None, description="The account that placed it; null for a guest")
 
 
 class OrderPage(Output):

@@ -20,9 +20,14 @@ class Cart:
     updated_at: datetime
     expires_at: datetime
     version: int = 0
+    customer_id: str = ""  # the account that owns it; "" for a guest cart (its id is the capability)
 
     def is_expired(self, now: datetime) -> bool:
         return now >= self.expires_at
+
+    def visible_to(self, customer_id: str) -> bool:
+        """A customer's cart is theirs alone; a guest cart is anyone's who holds its id."""
+        return not self.customer_id or self.customer_id == customer_id
 
     def ensure_open(self) -> None:
         if self.status != "open":

@@ -40,6 +40,7 @@ class AddToCart:
     cart_id: str
     sku: str
     quantity: int
+    customer_id: str = ""  # who asks: a customer's cart answers only to that customer
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class SetCartLine:
     cart_id: str
     sku: str
     quantity: int
+    customer_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -55,3 +57,4 @@ class PlaceOrder:
     idempotency_key: str
     email: str
     shipping_address: Address
+    customer_id: str = ""  # set when a signed-in customer checks out

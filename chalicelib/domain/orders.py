@@ -129,16 +129,18 @@ class Order(Priced):
     refunds: tuple[Refund, ...] = ()
     payment_token: str = ""
     shipment_token: str = ""
+    customer_id: str = ""  # the account that placed it; "" for a guest
     version: int = 0
     events: list = field(default_factory=list, compare=False, repr=False)
 
     @classmethod
     def place(cls, *, order_id: str, cart_id: str, email: str, lines: list[PricedLine], currency: str,
-              shipping_address: Address, payment: Payment, access_token_hash: str, at: datetime) -> Order:
+              shipping_address: Address, payment: Payment, access_token_hash: str, at: datetime,
+              customer_id: str = "") -> Order:
         order = cls(id=order_id, status=PENDING_PAYMENT, email=email, lines=tuple(lines),
                     shipping_address=shipping_address, payment=payment, access_token_hash=access_token_hash,
                     created_at=at, updated_at=at, history=(StatusChange(PENDING_PAYMENT, at),),
-                    currency=currency, cart_id=cart_id, refunded=Money.zero(currency))
+                    currency=currency, cart_id=cart_id, refunded=Money.zero(currency), customer_id=customer_id)
         order.events.append(OrderPlaced(order_id, order.total))
         return order
 

@@ -31,7 +31,7 @@ def place_order(cmd: PlaceOrder, ctx: Context, *, token_secret: str = "") -> Che
     # The order id is derived from the cart and the key: a retry can never create a second order.
     order_id = derived_id("ord", cmd.cart_id, cmd.idempotency_key)
     for _ in range(_RETRIES):
-        cart = load_cart(cmd.cart_id, ctx)
+        cart = load_cart(cmd.cart_id, ctx, cmd.customer_id)
         if cart.status != "open":
             placed = ctx.orders.get(order_id)
             if placed is not None and token_secret:
@@ -52,7 +52,7 @@ def place_order(cmd: PlaceOrder, ctx: Context, *, token_secret: str = "") -> Che
         token = access_token(order_id, token_secret)
         order = Order.place(order_id=order_id, cart_id=cart.id, email=cmd.email, lines=priced.lines,
                             currency=ctx.currency, shipping_address=cmd.shipping_address, payment=payment,
-                            access_token_hash=sha256_hex(token), at=ctx.clock())
+                            access_token_hash=sha256_hex(token), at=ctx.clock(), customer_id=cmd.customer_id)
         try:
             ctx.orders.place(order, cart)
         except StaleWrite:
@@ -78,7 +78,8 @@ def answer_again(order_id: str, cmd: PlaceOrder, ctx: Context, *, token_secret: 
 def _answer_again(order: Order, cmd: PlaceOrder, ctx: Context, token_secret: str) -> CheckoutResult:
     """This key's checkout already placed its order (its first answer was lost, or its idempotency record
     expired): the same request gets the same answer, another request with the key a 409."""
-    if order.cart_id != cmd.cart_id or order.email != cmd.email or order.shipping_address != cmd.shipping_address:
+    if (order.cart_id != cmd.cart_id or order.email != cmd.email or order.shipping_address != cmd.shipping_address
+            or order.customer_id != cmd.customer_id):
         raise IdempotencyKeyReused("this Idempotency-Key was used with a different request")
     payment = ctx.payments.create_intent(PaymentRequest(order_id=order.id, amount=order.total, email=order.email,
                                                         idempotency_key=order.payment.idempotency_key))
