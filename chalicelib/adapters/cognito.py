@@ -121,10 +121,11 @@ class CognitoIdentity(accounts.IdentityProvider):
             raise Unauthenticated("the refresh token is invalid, expired or revoked")
         return _tokens(out["AuthenticationResult"], refresh_token)
 
-    def delete_user(self, customer_id: str) -> None:
+    def delete_user(self, customer_id: str, email: str = "") -> None:
+        # The pool takes the email (an alias of the username) as well as the username, which is the sub.
         for operation in ("admin_user_global_sign_out", "admin_delete_user"):
             try:
-                self._call(operation, UserPoolId=self.user_pool_id, Username=customer_id)
+                self._call(operation, UserPoolId=self.user_pool_id, Username=email or customer_id)
             except _Failed as exc:
                 if exc.code != "UserNotFoundException":
                     raise exc.unavailable() from None

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from .. import config, wiring
 from ..domain.customers import SavedAddress
+from ..domain.errors import FieldError, Invalid
 from ..domain.ids import rfc3339
 from ..domain.orders import Address
 from ..services import accounts, carts
@@ -103,6 +104,28 @@ def _me(profile, addresses: list[SavedAddress]) -> Me:
 def _tokens(t) -> TokensOut:
     return TokensOut(id_token=t.id_token, access_token=t.access_token, refresh_token=t.refresh_token,
                      expires_in=t.expires_in)
+
+
+# --- what other areas' routes ask about the caller ---------------------------------------------------
+
+def customer_id_of(req: Request) -> str:
+    """The signed-in customer's id on a route that takes an optional customer token; "" for a guest."""
+    return req.customer.customer_id if req.customer is not None else ""
+
+
+def checkout_email(req: Request, email) -> str:
+    """The order's email: the one given, else the signed-in customer's. A guest must give one."""
+    if email:
+        return str(email)
+    if req.customer is not None:
+        return req.customer.email
+    raise Invalid("an email is required", [FieldError("email", "required when checking out as a guest")])
+
+
+def order_for_customer_token(order_id: str, token: str):
+    """GET /orders/{id} with a customer's ID token: the order if it is that customer's, else a 404."""
+    profile = accounts.authenticate(token, wiring.accounts(), wiring.context())
+    return accounts.order_for_customer(order_id, profile, wiring.context())
 
 
 # --- sign-up and sign-in -----------------------------------------------------------------------------

@@ -129,6 +129,14 @@ def bearer_token(headers) -> str | None:
     return token.strip() or None
 
 
+_JWT = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
+
+
+def looks_like_jwt(token: str | None) -> bool:
+    """A customer's ID token, by its shape (order tokens and merchant keys have none of its dots)."""
+    return bool(token) and bool(_JWT.match(token))
+
+
 def storefront_cors():
     """Browsers may call the storefront routes from any origin: they carry no cookies, only bearer
     tokens and capability ids, so a wildcard origin exposes nothing."""
@@ -183,7 +191,7 @@ def _dispatch(spec: RouteSpec, request, lambda_context, path_params: dict) -> Re
             req.merchant.require(spec.scope)
         elif spec.order_auth and not req.bearer:
             raise domain.Unauthenticated("send Authorization: Bearer <order access token or merchant key>")
-        elif spec.customer and (req.bearer or spec.customer != "optional"):
+        elif spec.customer and (spec.customer != "optional" or looks_like_jwt(req.bearer)):
             if not req.bearer:
                 raise domain.Unauthenticated("send Authorization: Bearer <ID token from /auth/sign-in>")
             req.customer = _authenticate_customer(req.bearer, allow_erased=spec.customer == "erasure")

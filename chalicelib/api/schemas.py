@@ -206,7 +206,8 @@ class AddressIn(Input):
 
 
 class CheckoutIn(Input):
-    email: Annotated[EmailStr, StringConstraints(max_length=254)]
+    email: Annotated[EmailStr, StringConstraints(max_length=254)] | None = Field(
+        default=None, description="Required for a guest; a signed-in customer's account email is the default")
     shipping_address: AddressIn
 
 

@@ -51,8 +51,9 @@ class IdentityProvider(ABC):
     def refresh(self, refresh_token: str) -> Tokens: ...
 
     @abstractmethod
-    def delete_user(self, customer_id: str) -> None:
-        """Signs the user out everywhere and deletes them; nothing happens for an unknown user."""
+    def delete_user(self, customer_id: str, email: str = "") -> None:
+        """Signs the user out everywhere (its refresh tokens stop working) and deletes it; nothing happens
+        for an unknown user."""
 
 
 class TokenVerifier(ABC):
@@ -276,9 +277,10 @@ def export(profile: Profile, acc: Accounts, ctx: Context) -> Export:
 
 
 def erase(profile: Profile, acc: Accounts, ctx: Context) -> None:
-    """Idempotent, and safe to retry after a failure at any step: the open cart goes, then the profile
-    becomes a tombstone with the addresses deleted (so the tokens stop working at once; erasure itself
-    still accepts them), then the orders lose their personal data, and the user leaves the pool."""
+    """Idempotent, and safe to retry after a failure at any step: the user leaves the pool (signed out
+    everywhere), the open cart goes, the profile becomes a tombstone with the addresses deleted (so the ID
+    tokens stop working; erasure itself still accepts them), then the orders lose their personal data."""
+    acc.identity.delete_user(profile.customer_id, profile.email)
     if profile.cart_id:
         acc.customers.delete_cart(profile.cart_id, profile.customer_id)
     acc.customers.erase(profile.customer_id, profile.erased_at or ctx.clock())
@@ -290,7 +292,6 @@ def erase(profile: Profile, acc: Accounts, ctx: Context) -> None:
         if not page.next_cursor:
             break
         cursor = page.next_cursor
-    acc.identity.delete_user(profile.customer_id)
 
 
 def _redact_order(order_id: str, customer_id: str, ctx: Context) -> None:

@@ -43,8 +43,9 @@ class Customer:
         self.tokens = sign_in(shop, self.email).json()
         self.headers = bearer(self.tokens["id_token"])
 
-    def call(self, method: str, path: str, expect: int | None = None, **kwargs):
-        return self.shop._expect(self.shop.request(method, path, headers=self.headers, **kwargs), expect)
+    def call(self, method: str, path: str, expect: int | None = None, headers: dict | None = None, **kwargs):
+        return self.shop._expect(self.shop.request(method, path, headers={**self.headers, **(headers or {})},
+                                                   **kwargs), expect)
 
 
 @pytest.fixture
@@ -222,3 +223,136 @@ def test_another_customers_address_cannot_be_deleted(shop, customer):
     other = Customer(shop)
     assert_problem(other.call("DELETE", f"/me/addresses/{saved['id']}"), 404)
     assert len(customer.call("GET", "/me", 200).json()["addresses"]) == 1
+
+
+# --- carts -------------------------------------------------------------------------------------------
+
+def test_a_customers_cart_is_404_to_anyone_else(shop, customer):
+    sku = shop.create_product(1500, stock=10)["variants"][0]["sku"]
+    mine = customer.call("GET", "/me/cart", 200).json()
+    assert customer.call("GET", "/me/cart", 200).json()["id"] == mine["id"]
+    customer.call("POST", f"/carts/{mine['id']}/items", 201, json={"sku": sku, "quantity": 2})
+    made = customer.call("POST", "/carts", 201, json={}).json()
+    other = Customer(shop)
+    for cart_id in (mine["id"], made["id"]):
+        for caller in ({}, other.headers):
+            assert_problem(shop.request("GET", f"/carts/{cart_id}", headers=caller), 404)
+            assert_problem(shop.request("POST", f"/carts/{cart_id}/items", headers=caller,
+                                        json={"sku": sku, "quantity": 1}), 404)
+            assert_problem(shop.request("PATCH", f"/carts/{cart_id}/items/{sku}", headers=caller,
+                                        json={"quantity": 0}), 404)
+            assert_problem(shop.request("DELETE", f"/carts/{cart_id}/items/{sku}", headers=caller), 404)
+            assert_problem(shop.request("POST", f"/carts/{cart_id}/checkout", headers={**caller,
+                                        "Idempotency-Key": new_key()},
+                                        json={"email": "x@example.com", "shipping_address": ADDRESS}), 404)
+    assert customer.call("GET", f"/carts/{mine['id']}", 200).json()["lines"][0]["quantity"] == 2
+
+
+def test_a_guest_cart_is_still_anyones_with_its_id(shop, customer):
+    guest = shop.new_cart()
+    customer.call("GET", f"/carts/{guest['id']}", 200)
+    shop.cart(guest["id"])
+
+
+def test_a_bad_customer_token_on_a_cart_route_is_a_401(shop, customer):
+    forged = jwt.encode(_claims(customer.tokens["id_token"]), None, algorithm="none")
+    assert_problem(shop.request("POST", "/carts", headers=bearer(forged), json={}), 401)
+
+
+def test_a_guest_cart_merges_into_the_customers_cart_and_closes(shop, customer):
+    a = shop.create_product(1000, stock=200)["variants"][0]["sku"]
+    b = shop.create_product(300, stock=200)["variants"][0]["sku"]
+    mine = customer.call("GET", "/me/cart", 200).json()
+    customer.call("POST", f"/carts/{mine['id']}/items", 201, json={"sku": a, "quantity": 90})
+    guest = shop.cart_with((a, 20), (b, 3))
+
+    merged = customer.call("POST", "/me/cart/merge", 200, json={"cart_id": guest["id"]}).json()
+    assert merged["id"] == mine["id"]
+    assert {ln["sku"]: ln["quantity"] for ln in merged["lines"]} == {a: 99, b: 3}
+    assert merged["subtotal"]["amount"] == 99 * 1000 + 3 * 300
+    assert shop.cart(guest["id"])["status"] == "merged"
+    assert_problem(shop.add(guest["id"], a, 1, expect=None), 409, "cart_not_open")
+    assert_problem(customer.call("POST", "/me/cart/merge", json={"cart_id": guest["id"]}), 409, "cart_not_open")
+    assert_problem(customer.call("POST", "/me/cart/merge", json={"cart_id": fake_id("cart")}), 404)
+    assert_problem(customer.call("POST", "/me/cart/merge", json={"cart_id": "nope"}), 422)
+
+
+# --- orders ------------------------------------------------------------------------------------------
+
+def _checkout(customer, sku: str, body: dict | None = None) -> dict:
+    cart = customer.call("GET", "/me/cart", 200).json()
+    customer.call("POST", f"/carts/{cart['id']}/items", 201, json={"sku": sku, "quantity": 1})
+    return customer.call("POST", f"/carts/{cart['id']}/checkout", 201, headers={"Idempotency-Key": new_key()},
+                         json=body or {"shipping_address": ADDRESS}).json()
+
+
+def test_checkout_with_a_token_needs_no_email_and_lists_under_me_orders(shop, customer):
+    sku = shop.create_product(2500, stock=10)["variants"][0]["sku"]
+    first = _checkout(customer, sku)
+    assert first["order"]["email"] == customer.email
+    assert first["order"]["customer_id"] == customer.id
+    second = _checkout(customer, sku, {"email": "gift@example.com", "shipping_address": ADDRESS})
+    assert second["order"]["email"] == "gift@example.com"
+    assert customer.call("GET", "/me/cart", 200).json()["lines"] == []  # a fresh cart after checkout
+
+    listed = customer.call("GET", "/me/orders", 200).json()
+    assert [o["id"] for o in listed["items"]][:2] in ([second["order"]["id"], first["order"]["id"]],
+                                                      [first["order"]["id"], second["order"]["id"]])
+    assert listed["next_cursor"] is None and len(listed["items"]) == 2
+    page = customer.call("GET", "/me/orders", 200, params={"limit": 1}).json()
+    assert len(page["items"]) == 1 and page["next_cursor"]
+    rest = customer.call("GET", "/me/orders", 200, params={"limit": 1, "cursor": page["next_cursor"]}).json()
+    assert {page["items"][0]["id"], rest["items"][0]["id"]} == {first["order"]["id"], second["order"]["id"]}
+    assert_problem(customer.call("GET", "/me/orders", params={"cursor": "bogus"}), 422)
+
+    order_id = first["order"]["id"]
+    assert customer.call("GET", f"/orders/{order_id}", 200).json()["id"] == order_id
+    shop.order(order_id, first["access_token"], expect=200)  # the order token still works
+    other = Customer(shop)
+    assert_problem(other.call("GET", f"/orders/{order_id}"), 404)
+    assert other.call("GET", "/me/orders", 200).json()["items"] == []
+    forged = jwt.encode(_claims(customer.tokens["id_token"]), None, algorithm="none")
+    assert_problem(shop.request("GET", f"/orders/{order_id}", headers=bearer(forged)), 401)
+
+
+def test_a_guest_checkout_still_needs_an_email(shop):
+    sku = shop.create_product(2500, stock=10)["variants"][0]["sku"]
+    cart = shop.cart_with((sku, 1))
+    problem = assert_problem(shop.checkout(cart["id"], body={"shipping_address": ADDRESS}), 422)
+    assert "email" in {e["field"] for e in problem.get("errors", [])}
+
+
+# --- privacy -----------------------------------------------------------------------------------------
+
+def test_export_then_erasure_then_sign_in_fails_and_the_order_is_redacted(shop, customer, admin_headers):
+    sku = shop.create_product(1800, stock=10)["variants"][0]["sku"]
+    street = f"{secrets.token_hex(4)} Erasure Lane"
+    customer.call("POST", "/me/addresses", 201, json={**ADDRESS, "line1": street})
+    placed = _checkout(customer, sku, {"shipping_address": {**ADDRESS, "line1": street}})
+    order_id = placed["order"]["id"]
+    customer.call("GET", "/me/cart", 200)
+
+    held = customer.call("GET", "/me/export", 200).json()
+    assert held["profile"]["email"] == customer.email and held["profile"]["id"] == customer.id
+    assert [a["line1"] for a in held["profile"]["addresses"]] == [street]
+    assert [o["id"] for o in held["orders"]] == [order_id]
+    assert held["cart"] is not None and held["cart"]["status"] == "open"
+
+    customer.call("DELETE", "/me", 204)
+    customer.call("DELETE", "/me", 204)  # erasure is idempotent
+    for method, path in [("GET", "/me"), ("GET", "/me/orders"), ("GET", "/me/export"), ("GET", "/me/cart"),
+                         ("GET", f"/orders/{order_id}")]:
+        assert_problem(customer.call(method, path), 401)
+    assert_problem(sign_in(shop, customer.email, expect=None), 401)
+    assert_problem(shop.request("POST", "/auth/refresh",
+                                json={"refresh_token": customer.tokens["refresh_token"]}), 401)
+
+    kept = shop._expect(shop.request("GET", f"/orders/{order_id}", headers=admin_headers), 200).json()
+    assert kept["email"].startswith("erased:") and customer.email not in kept["email"]
+    assert kept["shipping_address"]["country"] == ADDRESS["country"]
+    assert street not in str(kept) and ADDRESS["name"] not in str(kept)
+    assert kept["total"] == placed["order"]["total"] and kept["customer_id"] is None
+    # The same email may make a new account: a new customer, with nothing of the old one.
+    again = Customer(shop, customer.email)
+    assert again.id != customer.id
+    assert again.call("GET", "/me/orders", 200).json()["items"] == []
