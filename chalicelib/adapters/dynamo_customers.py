@@ -128,4 +128,4 @@ class DynamoCustomers(accounts.Customers):
         bind()
         for m in CustomerModel.query(customer_id, CustomerModel.item.startswith(ADDRESS), consistent_read=True):
             m.delete()
-        CustomerModel(customer_id, PROFILE, erased_at=at, address_count=0).save()
+        CustomerModel(customer_id, PROFILE, erased_at=at).save()
