@@ -15,10 +15,11 @@ from ..domain.customers import (
     Throttled,
     Tokens,
     TooManyAddresses,
+    erased_email,
     redact,
 )
 from ..domain.errors import CartNotOpen, Conflict, FieldError, Invalid, NotFound, Unauthenticated
-from ..domain.ids import new_id, sha256_hex
+from ..domain.ids import derived_id, new_id, sha256_hex
 from ..domain.orders import Address, Order
 from . import carts
 from .context import Context
@@ -299,6 +300,34 @@ def _redact_order(order_id: str, customer_id: str, ctx: Context) -> None:
         order = ctx.orders.get(order_id)
         if order is None or order.customer_id != customer_id:
             return
+        _redact_deliveries(order_id, customer_id, ctx)  # first: a retry finds the order again until it is done
         ctx.orders.save(redact(order, customer_id))
 
     retrying(attempt, times=_RETRIES, conflict=f"order {order_id} is being changed; retry the erasure")
+
+
+def _redact_deliveries(order_id: str, customer_id: str, ctx: Context) -> None:
+    """The delivery log keeps each order event's body: the email in it is replaced as on the order. Their
+    ids are endpoint + event, and an order event's id derives from its type and the order id."""
+    import json
+
+    from .webhooks import EVENT_TYPES
+
+    if ctx.webhooks is None:
+        return
+    for endpoint in ctx.webhooks.endpoints():
+        for event_type in (t for t in EVENT_TYPES if t.startswith("order.")):
+            delivery_id = f"{endpoint.id}.{derived_id('evt', event_type, order_id)}"
+
+            def attempt(delivery_id: str = delivery_id) -> None:
+                delivery = ctx.webhooks.delivery(delivery_id)
+                if delivery is None:
+                    return
+                body = json.loads(delivery.payload)
+                order = (body.get("data") or {}).get("order") or {}
+                if order.get("email") in (None, erased_email(customer_id)):
+                    return
+                order["email"] = erased_email(customer_id)
+                ctx.webhooks.save_delivery(replace(delivery, payload=json.dumps(body, separators=(",", ":"))))
+
+            retrying(attempt, times=_RETRIES, conflict=f"delivery {delivery_id} is being sent; retry the erasure")

@@ -16,7 +16,7 @@ from chalicelib.domain.customers import BadCredentials, Profile, SavedAddress, T
 from chalicelib.domain.errors import CartNotOpen, Invalid, NotFound
 from chalicelib.domain.ids import new_id, utc_now
 from chalicelib.domain.orders import Address
-from chalicelib.services import accounts, carts
+from chalicelib.services import accounts, carts, events, webhooks
 from chalicelib.services.checkout import place_order
 from chalicelib.services.ports import StaleWrite
 
@@ -201,7 +201,11 @@ def test_erasure_leaves_no_personal_field_on_any_item(profile, acc, ctx):
     address = _address()
     accounts.add_address(profile, address, acc, ctx)
     accounts.customer_cart(profile, acc, ctx, TTL)
+    webhooks.register_endpoint("http://127.0.0.1:9/hooks", ["order.created", "order.paid"], ctx, allow_local=True)
     order = _order(ctx, profile, sku, address=address)
+    events.publish_order(ctx, "order.created", order)  # its body, with the email, is in the delivery log
+    logged = ctx.webhooks.deliveries(status=None, limit=100, cursor=None).items
+    assert [d for d in logged if d.event_type == "order.created" and profile.email in d.payload]
     personal = [profile.email, address.name, address.line1, address.line2, address.city, address.postal_code]
     before = _every_item()
     assert all(value in before for value in personal)
