@@ -6,7 +6,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from ..domain.cart import MAX_LINE_QUANTITY, Cart
+from ..domain.cart import MAX_LINE_QUANTITY, MAX_LINES, Cart
 from ..domain.customers import (
     MAX_ADDRESSES,
     Identity,
@@ -229,6 +229,9 @@ def merge_cart(profile: Profile, guest_cart_id: str, acc: Accounts, ctx: Context
         lines = dict(target.lines)
         for sku, quantity in guest.lines.items():
             lines[sku] = min(lines.get(sku, 0) + quantity, MAX_LINE_QUANTITY)
+        if len(lines) > MAX_LINES:
+            raise Invalid("the carts hold too many items together",
+                          [FieldError("cart_id", f"a cart holds at most {MAX_LINES} lines")])
         merged = replace(target, lines=lines, updated_at=now, expires_at=now + ttl)
         return carts.view(acc.customers.merge_carts(merged, guest), ctx)
 
