@@ -105,10 +105,12 @@ class DynamoCustomers(accounts.Customers):
         partition = {"customer_id": customer_id}
         keys = {"order_id", "created_key", "customer_id"}
         start = cursors.decode(cursor, keys=keys, fixed=partition)
-        models, next_cursor = cursors.page(
+        hits, next_cursor = cursors.page(
             OrderModel.by_customer.query(customer_id, scan_index_forward=False, limit=limit + 1,
                                          last_evaluated_key=start), limit, keys)
-        return Page([_order_from(m) for m in models], next_cursor)
+        # The index keeps keys only: the page's orders are read by key.
+        found = {m.order_id: m for m in OrderModel.batch_get([hit.order_id for hit in hits])} if hits else {}
+        return Page([_order_from(found[hit.order_id]) for hit in hits if hit.order_id in found], next_cursor)
 
     def count_failure(self, key: str, window: int, expires_at: datetime) -> int:
         bind()
