@@ -4,7 +4,6 @@ from __future__ import annotations
 import secrets
 import time
 
-import boto3
 import jwt
 import pytest
 
@@ -55,7 +54,7 @@ def customer(shop):
 
 @pytest.fixture(scope="module")
 def cognito(stack):
-    return boto3.client("cognito-idp", region_name="us-east-1", endpoint_url=stack.moto_url)
+    return stack.aws_session.client("cognito-idp", endpoint_url=stack.moto_url)
 
 
 # --- sign-up, confirm, sign-in, refresh --------------------------------------------------------------
