@@ -355,3 +355,26 @@ def test_export_then_erasure_then_sign_in_fails_and_the_order_is_redacted(shop, 
     again = Customer(shop, customer.email)
     assert again.id != customer.id
     assert again.call("GET", "/me/orders", 200).json()["items"] == []
+
+
+# --- the functions' role and the pool ----------------------------------------------------------------
+
+def test_the_functions_may_administer_their_pool_and_no_other(stack, cognito):
+    from botocore.config import Config
+    from botocore.exceptions import ClientError
+
+    if not stack.iam_enforced:
+        pytest.skip("SHELF_LOCAL_IAM is off")
+    as_function = stack.function_principal.session("us-east-1").client(
+        "cognito-idp", endpoint_url=stack.moto_url, config=Config(retries={"max_attempts": 1}))
+    other = cognito.create_user_pool(PoolName=f"not-shelfs-{secrets.token_hex(3)}")["UserPool"]["Id"]
+    cognito.admin_create_user(UserPoolId=other, Username="someone")
+    with pytest.raises(ClientError) as refused:
+        as_function.admin_delete_user(UserPoolId=other, Username="someone")
+    assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
+    with pytest.raises(ClientError) as refused:
+        as_function.list_users(UserPoolId=stack.stack.outputs["UserPoolId"])  # not an action it was given
+    assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
+    with pytest.raises(ClientError) as missing:  # allowed on its own pool: the pool answers, IAM does not refuse
+        as_function.admin_delete_user(UserPoolId=stack.stack.outputs["UserPoolId"], Username="nobody@example.com")
+    assert missing.value.response["Error"]["Code"] == "UserNotFoundException"
