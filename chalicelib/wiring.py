@@ -143,6 +143,7 @@ def reset() -> None:
     global _context
     with _lock:
         _context = None
+    _accounts.cache_clear()
 
 
 def bootstrap_api_key(raw_key: str, name: str = "bootstrap") -> None:
