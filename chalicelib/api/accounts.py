@@ -15,7 +15,7 @@ from ..domain.orders import Address
 from ..services import accounts, carts
 from . import presenters as present
 from . import schemas as s
-from .http import Request, Router
+from .http import Request, Router, looks_like_jwt
 
 CART_ID_PATTERN = r"^cart_[a-z2-7]{26}$"
 ADDRESS_ID = {"address_id": r"^addr_[a-z2-7]{26}$"}
@@ -120,6 +120,14 @@ def checkout_email(req: Request, email) -> str:
     if req.customer is not None:
         return req.customer.email
     raise Invalid("an email is required", [FieldError("email", "required when checking out as a guest")])
+
+
+def owner_of(req: Request) -> str:
+    """On a route that takes an order token or a merchant key: the signed-in customer's id when the bearer is
+    a customer's ID token (401 if it is not a valid one), else ""."""
+    if not looks_like_jwt(req.bearer):
+        return ""
+    return accounts.authenticate(req.bearer, wiring.accounts(), wiring.context()).customer_id
 
 
 def order_for_customer_token(order_id: str, token: str):

@@ -11,6 +11,7 @@ from ..domain.returns import REFUNDED, STATUSES, Return, ReturnRequested, Return
 from ..services import returns
 from . import presenters as present
 from . import schemas as s
+from .accounts import owner_of
 from .common import ID, ORDER_ID, ctx
 from .http import Request, Router
 
@@ -119,13 +120,14 @@ def request_return(req: Request, order_id: str):
     b: ReturnIn = req.body
     return _out(returns.request_return(order_id, req.bearer, [(ln.sku, ln.quantity) for ln in b.lines], b.reason,
                                        ctx(), window_days=config.return_window_days(),
-                                       bootstrap_hash=config.admin_api_key_hash()))
+                                       bootstrap_hash=config.admin_api_key_hash(), customer_id=owner_of(req)))
 
 
 @shopper.route("GET", "/orders/{order_id}/returns", summary="The returns of an order, newest first",
                response=ReturnPage, order_auth=True, path_patterns=ORDER_ID)
 def order_returns(req: Request, order_id: str):
-    items = returns.returns_of_order(order_id, req.bearer, ctx(), bootstrap_hash=config.admin_api_key_hash())
+    items = returns.returns_of_order(order_id, req.bearer, ctx(), bootstrap_hash=config.admin_api_key_hash(),
+                                     customer_id=owner_of(req))
     return ReturnPage(items=[_out(r) for r in items], next_cursor=None)
 
 

@@ -44,9 +44,14 @@ def observe(observer: Callable[[Return, object], None]) -> None:
 
 # --- reading -------------------------------------------------------------------------------------------
 
-def _order_for(order_id: str, bearer: str, ctx: Context, scope: str, bootstrap_hash: str):
-    """The order, for the holder of its access token or a merchant key with `scope`; anyone else gets a
-    404, as if it did not exist."""
+def _order_for(order_id: str, bearer: str, ctx: Context, scope: str, bootstrap_hash: str, customer_id: str = ""):
+    """The order, for the holder of its access token, the signed-in customer who placed it (`customer_id`,
+    verified by the caller), or a merchant key with `scope`; anyone else gets a 404, as if it did not exist."""
+    if customer_id:
+        order = ctx.orders.get(order_id)
+        if order is None or order.customer_id != customer_id:
+            raise NotFound(f"no order {order_id}")
+        return order
     if bearer.startswith("ot_"):
         return get_order_for_token(order_id, bearer, ctx)
     try:
@@ -56,8 +61,9 @@ def _order_for(order_id: str, bearer: str, ctx: Context, scope: str, bootstrap_h
     return found(ctx.orders.get(order_id), f"order {order_id}")
 
 
-def returns_of_order(order_id: str, bearer: str, ctx: Context, *, bootstrap_hash: str = "") -> list[Return]:
-    _order_for(order_id, bearer, ctx, "orders:read", bootstrap_hash)
+def returns_of_order(order_id: str, bearer: str, ctx: Context, *, bootstrap_hash: str = "",
+                     customer_id: str = "") -> list[Return]:
+    _order_for(order_id, bearer, ctx, "orders:read", bootstrap_hash, customer_id)
     return ctx.returns.for_order(order_id)
 
 
@@ -72,11 +78,11 @@ def list_returns(ctx: Context, *, status: str | None, limit: int, cursor: str | 
 # --- asking --------------------------------------------------------------------------------------------
 
 def request_return(order_id: str, bearer: str, lines: Iterable[tuple[str, int]], reason: str, ctx: Context, *,
-                   window_days: int, bootstrap_hash: str = "") -> Return:
+                   window_days: int, bootstrap_hash: str = "", customer_id: str = "") -> Return:
     """Checked against the order (shipped, within the window) and the units its other returns hold, as the
     order's ledger says; the return and the ledger are written together over the ledger's version, so two
     racing requests cannot take the same units."""
-    order = _order_for(order_id, bearer, ctx, "orders:write", bootstrap_hash)
+    order = _order_for(order_id, bearer, ctx, "orders:write", bootstrap_hash, customer_id)
     asked = list(lines)
     return_id = new_id("ret")
 

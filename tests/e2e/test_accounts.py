@@ -314,6 +314,21 @@ def test_checkout_with_a_token_needs_no_email_and_lists_under_me_orders(shop, cu
     assert_problem(shop.request("GET", f"/orders/{order_id}", headers=bearer(forged)), 401)
 
 
+def test_an_orders_returns_answer_its_owner_and_nobody_else(shop, customer):
+    sku = shop.create_product(2500, stock=10)["variants"][0]["sku"]
+    order_id = _checkout(customer, sku)["order"]["id"]
+    assert customer.call("GET", f"/orders/{order_id}/returns", 200).json()["items"] == []
+    # Not shipped: the owner is heard (and refused by the return rules), not turned away as a stranger.
+    assert_problem(customer.call("POST", f"/orders/{order_id}/returns",
+                                 json={"lines": [{"sku": sku, "quantity": 1}], "reason": "damaged"}), 409)
+    other = Customer(shop)
+    assert_problem(other.call("GET", f"/orders/{order_id}/returns"), 404)
+    assert_problem(other.call("POST", f"/orders/{order_id}/returns",
+                              json={"lines": [{"sku": sku, "quantity": 1}], "reason": "damaged"}), 404)
+    forged = jwt.encode(_claims(customer.tokens["id_token"]), None, algorithm="none")
+    assert_problem(shop.request("GET", f"/orders/{order_id}/returns", headers=bearer(forged)), 401)
+
+
 def test_a_guest_checkout_still_needs_an_email(shop):
     sku = shop.create_product(2500, stock=10)["variants"][0]["sku"]
     cart = shop.cart_with((sku, 1))
