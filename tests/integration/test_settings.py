@@ -36,6 +36,7 @@ RIGHT_BY_DEFAULT = {
     "SHELF_DOCS": "on; a stage may switch /docs off",
     "STRIPE_PUBLISHABLE_KEY": "the local stack's demo storefront only",
     "SHELF_STRIPE_JS_URL": "Stripe's own Stripe.js; another only for the local stack",
+    "STRIPE_API_BASE": "Stripe's own API; the local stack points it at localstripe",
     "SHELF_AUTO_CONFIRM": "off: in AWS, Cognito emails a code to confirm an account",
     "SHELF_SIGN_IN_MAX_FAILURES": "5 failed sign-ins per email and window",
     "SHELF_SIGN_IN_WINDOW_SECONDS": "15 min",
