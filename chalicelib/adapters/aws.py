@@ -1,4 +1,5 @@
-"""boto3 clients (built lazily, once per endpoint) and the Step Functions / SQS adapters."""
+"""The process's one boto3 session and its one client per service (built lazily, shared by PynamoDB,
+Powertools idempotency and the adapters), and the Step Functions / SQS adapters."""
 from __future__ import annotations
 
 import json
@@ -8,19 +9,58 @@ from functools import lru_cache
 from .. import config
 from ..services import ports
 
-_lock = threading.Lock()
+_lock = threading.RLock()  # botocore sessions are not thread-safe to create clients from
+_session = None
+
+# PynamoDB's own defaults (pynamodb.settings: 15 s connect, 30 s read, 3 retries on the standard mode, 10
+# pooled connections, no client-side validation), so its calls behave as when it built its own client.
+_CLIENT_SETTINGS = {
+    "dynamodb": {"parameter_validation": False, "connect_timeout": 15, "read_timeout": 30,
+                 "max_pool_connections": 10, "retries": {"total_max_attempts": 4, "mode": "standard"}},
+}
 
 
-@lru_cache(maxsize=16)
-def _client(service: str, region: str, endpoint: str | None):
-    import boto3
+def session():
+    """One boto3 session per process: a session loads botocore's endpoint and service data once, and
+    every client built from it shares that."""
+    global _session
+    if _session is None:
+        with _lock:
+            if _session is None:
+                import boto3
 
-    with _lock:  # boto3's default session is not thread-safe to create clients from
-        return boto3.session.Session().client(service, region_name=region, endpoint_url=endpoint)
+                _session = boto3.session.Session()
+    return _session
+
+
+_clients: dict[tuple[str, str, str | None], object] = {}
+
+
+def client_for(service: str, region: str, endpoint: str | None):
+    key = (service, region, endpoint)
+    built = _clients.get(key)
+    if built is None:
+        from botocore.config import Config
+
+        with _lock:
+            built = _clients.get(key)
+            if built is None:
+                built = _clients[key] = session().client(service, region_name=region, endpoint_url=endpoint,
+                                                         config=Config(**_CLIENT_SETTINGS.get(service, {})))
+    return built
+
+
+def reset() -> None:
+    """Forget the session and its clients (tests count what a fresh process builds)."""
+    global _session
+    with _lock:
+        _session = None
+        _clients.clear()
 
 
 def client(service: str):
-    return _client(service, config.aws_region(), config.endpoint_url())
+    """The shared client of `service` for the configured region and endpoint."""
+    return client_for(service, config.aws_region(), config.endpoint_url())
 
 
 def queue_url(name: str) -> str:

@@ -13,6 +13,7 @@ from pynamodb.attributes import (
     UTCDateTimeAttribute,
     VersionAttribute,
 )
+from pynamodb.connection import Connection
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
 from pynamodb.models import Model
 
@@ -263,9 +264,25 @@ def bind() -> None:
     if wanted == _bound:
         return
     region, host, _ = wanted
+    shared = _SharedClientConnection(region=region, host=host)
     for model, name in _TABLES.items():
         model.Meta.table_name = config.table(name)
         model.Meta.region = region
         model.Meta.host = host
         model._connection = None
+        table = model._get_connection()
+        if table.table_name not in shared._tables:  # two models may share one table
+            shared.add_meta_table(table.get_meta_table())
+        table.connection = shared
     _bound = wanted
+
+
+class _SharedClientConnection(Connection):
+    """PynamoDB on the process's shared DynamoDB client: left to itself, every model's connection builds its
+    own botocore session and client on first use (the costliest part of a cold start)."""
+
+    @property
+    def client(self):
+        from .aws import client
+
+        return client("dynamodb")
