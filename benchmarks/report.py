@@ -52,6 +52,31 @@ def _plots(results: dict) -> list[str]:
     return made
 
 
+def _sustained_section(held: dict | None) -> list[str]:
+    if not held:
+        return []
+    rows = [f"| {s['t (s)']} | {s['threads']} | {s['RSS (MB)']} | {s['orders/s']} | {s['suspended greenlets']} |"
+            for s in held["samples"]]
+    return [
+        "### Sustained run",
+        "",
+        f"{held['shoppers']} shoppers without pause for {held['seconds']} s ({held['orders']} orders, "
+        f"{held['failed requests']} failed requests). Every paid order's workflow then waits for its shipment, so",
+        "waiting executions pile up as in a long `make run`. An execution waiting for a task token is a suspended",
+        "greenlet, not a parked thread (`local/green_sfn.py`), so the thread count stays put however many wait.",
+        "Set `SHELF_BENCH_SUSTAIN_SECONDS=600` for the ten-minute run.",
+        "",
+        "| t (s) | threads | RSS (MB) | orders/s in the window | suspended greenlets |",
+        "|---|---|---|---|---|",
+        *rows,
+        "",
+        f"- threads first / last / max: {held['threads first / last / max']}; RSS MB first / last / max: "
+        f"{held['RSS MB first / last / max']}; orders/s first half / second half: "
+        f"{held['orders/s first half / second half']}",
+        "",
+    ]
+
+
 def write(results: dict) -> Path | None:
     plots = _plots(results)
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d")
@@ -135,6 +160,7 @@ def write(results: dict) -> Path | None:
         "",
         *[f"![{p}]({p})" for p in plots if "latency" in p],
         "",
+        *_sustained_section(results.get("sustained")),
         "## Cold start",
         "",
         "```json",

@@ -31,7 +31,7 @@ from moto.core.config import default_user_config
 
 from chalicelib.stack_env import function_environment, output_env_name  # noqa: F401  (re-exported)
 
-from . import iam, infra, pages, runtime
+from . import green_sfn, iam, infra, pages, runtime
 from .moto_server import LockedMotoServer
 
 REPO_ROOT = infra.REPO_ROOT
@@ -348,8 +348,14 @@ class LocalStack:
     def _install_lambda_dispatcher(self) -> None:
         self._dispatcher = runtime.LambdaDispatcher(self.app, self.stage)
         self._dispatcher.install()
+        # Executions waiting for a task token hold no thread (see local/green_sfn.py).
+        self.executions = green_sfn.GreenExecutions()
+        self.executions.install()
 
     def _uninstall_lambda_dispatcher(self) -> None:
+        if getattr(self, "executions", None) is not None:
+            self.executions.uninstall()
+            self.executions = None
         if getattr(self, "_dispatcher", None) is not None:
             self._dispatcher.uninstall()
             self._dispatcher = None
