@@ -84,6 +84,11 @@ class Hub:
         """Suspends the calling greenlet (running on this hub) until `wake(park)` (True) or the timeout (False)."""
         if timeout is not None:
             with self._cond:
+                if len(self._timers) > 1024 and len(self._timers) > 2 * self.suspended:
+                    # Entries of parks already resumed (moto puts a huge timeout on every state) leave the
+                    # heap only at its top; drop them all now and then so the heap stays as small as the waits.
+                    self._timers = [entry for entry in self._timers if not entry[2].done]
+                    heapq.heapify(self._timers)
                 heapq.heappush(self._timers, (time.monotonic() + max(timeout, 0), next(self._seq), park))
         self.suspended += 1
         try:
