@@ -3,6 +3,7 @@ Powertools idempotency and the adapters), and the Step Functions / SQS adapters.
 from __future__ import annotations
 
 import json
+import os
 import threading
 from functools import lru_cache
 
@@ -10,7 +11,7 @@ from .. import config
 from ..services import ports
 
 _lock = threading.RLock()  # botocore sessions are not thread-safe to create clients from
-_session = None
+_sessions: dict[str | None, object] = {}
 
 # PynamoDB's own defaults (pynamodb.settings: 15 s connect, 30 s read, 3 retries on the standard mode, 10
 # pooled connections, no client-side validation), so its calls behave as when it built its own client.
@@ -22,22 +23,25 @@ _CLIENT_SETTINGS = {
 
 def session():
     """One boto3 session per process: a session loads botocore's endpoint and service data once, and
-    every client built from it shares that."""
-    global _session
-    if _session is None:
+    every client built from it shares that. (Keyed by the environment's access key, which in Lambda never
+    changes; a local stack or a test that hands the functions other keys gets a session of its own.)"""
+    key_id = os.environ.get("AWS_ACCESS_KEY_ID")
+    built = _sessions.get(key_id)
+    if built is None:
         with _lock:
-            if _session is None:
+            built = _sessions.get(key_id)
+            if built is None:
                 import boto3
 
-                _session = boto3.session.Session()
-    return _session
+                built = _sessions[key_id] = boto3.session.Session()
+    return built
 
 
-_clients: dict[tuple[str, str, str | None], object] = {}
+_clients: dict[tuple, object] = {}
 
 
 def client_for(service: str, region: str, endpoint: str | None):
-    key = (service, region, endpoint)
+    key = (service, region, endpoint, os.environ.get("AWS_ACCESS_KEY_ID"))
     built = _clients.get(key)
     if built is None:
         from botocore.config import Config
@@ -51,10 +55,9 @@ def client_for(service: str, region: str, endpoint: str | None):
 
 
 def reset() -> None:
-    """Forget the session and its clients (tests count what a fresh process builds)."""
-    global _session
+    """Forget the sessions and their clients (tests count what a fresh process builds)."""
     with _lock:
-        _session = None
+        _sessions.clear()
         _clients.clear()
 
 
