@@ -31,7 +31,7 @@ from moto.core.config import default_user_config
 
 from chalicelib.stack_env import function_environment, output_env_name  # noqa: F401  (re-exported)
 
-from . import green_sfn, iam, infra, pages, runtime
+from . import green_sfn, iam, infra, moto_memory, pages, runtime
 from .moto_server import LockedMotoServer
 
 REPO_ROOT = infra.REPO_ROOT
@@ -218,6 +218,8 @@ class LocalStack:
     def _start_moto(self) -> None:
         self._moto_config = mock.patch.dict(default_user_config, copy.deepcopy(MOTO_CONFIG))
         self._moto_config.start()
+        self._lean = moto_memory.LeanMoto()  # flat memory and transaction cost over a long session
+        self._lean.install()
         self._moto = LockedMotoServer("127.0.0.1", 0)
         self._moto.start()
         self.moto_url = f"http://127.0.0.1:{self._moto.port}"
@@ -240,6 +242,9 @@ class LocalStack:
         if self._moto_config is not None:
             self._moto_config.stop()
             self._moto_config = None
+        if getattr(self, "_lean", None) is not None:
+            self._lean.uninstall()
+            self._lean = None
 
     @property
     def moto_lock(self) -> threading.Lock:
