@@ -169,6 +169,9 @@ def write(results: dict) -> Path | None:
         "",
         "`first checkout / import app` is CPU time in one fresh process: importing the handler module, then",
         "its first checkout against the emulated AWS (building sessions, clients and models on the way).",
+        "A process builds one boto3 session and one client per service, which PynamoDB's models and",
+        "Powertools idempotency share (`chalicelib/adapters/aws.py`); the first checkout builds two clients",
+        "(DynamoDB, SQS) where it used to build a session and a client for each model and idempotent function.",
         "",
         "## Bundle",
         "",
@@ -181,6 +184,11 @@ def write(results: dict) -> Path | None:
         "changes. boto3 and botocore stay in the layer, pinned, rather than taken from the Lambda runtime: the",
         "runtime's copies change under the app without notice, and PynamoDB and Powertools are tested against",
         "the pinned ones.",
+        "",
+        "Lambda unpacks both zips read-only, so a module without bytecode is compiled on every cold start.",
+        "`make package` (and this benchmark) adds an unchecked-hash `.pyc` beside every module of both zips",
+        "(`tools/bytecode.py`); `sources only / with .pyc` is `import app` from the unpacked zips, CPU time, in a",
+        "fresh interpreter that may not write bytecode, without and with them.",
         "",
     ]
     DOC.write_text("\n".join(lines))
