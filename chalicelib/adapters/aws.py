@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import threading
-from functools import lru_cache
 
 from .. import config
 from ..services import ports
