@@ -11,6 +11,10 @@ pool of hub threads, and where moto would block a thread (joining its worker, wa
 sleeping between retries, a Wait state) the greenlet is suspended and its hub runs other executions. A
 `SendTaskSuccess`/`SendTaskFailure` (served on moto's request thread) or the timeout resumes it. Anything
 outside those modules, or called outside a hub, gets the ordinary blocking behaviour.
+
+Limits: a Task state's `TimeoutSeconds` is enforced while it waits (for a token, a retry, a Wait), not in the
+middle of a Lambda call, which runs to its end on the hub. Parallel and Map states (not in Shelf's
+definitions) still start real threads and would block their hub while their branches run.
 """
 from __future__ import annotations
 
