@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test lint bench clean deploy destroy
+.PHONY: run test lint bench clean deploy destroy package
 
 run: $(INSTALLED)
 	$(PY) -m local
@@ -39,6 +39,13 @@ bench: $(INSTALLED) $(VENV)/.bench-installed
 $(VENV)/.bench-installed: requirements-bench.txt $(INSTALLED)
 	$(PIP) install -r requirements-bench.txt -c constraints.txt
 	touch $@
+
+# `make package [STAGE=dev]`: `chalice package` into dist/<stage>/, its zip with compiled bytecode added.
+package: $(INSTALLED)
+	$(VENV)/bin/chalice package --stage $(or $(STAGE),dev) dist/$(or $(STAGE),dev)
+	$(PY) -m tools.bytecode dist/$(or $(STAGE),dev)/deployment.zip
+	test ! -f dist/$(or $(STAGE),dev)/layer-deployment.zip || \
+		$(PY) -m tools.bytecode dist/$(or $(STAGE),dev)/layer-deployment.zip /opt
 
 clean:
 	rm -rf $(VENV)

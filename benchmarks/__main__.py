@@ -40,9 +40,35 @@ def cold_import() -> dict:
             "heavy modules loaded at import": [m for m in HEAVY if m in loaded]}
 
 
+def _bundle_import_ms(function: Path, layer: Path | None, runs: int = 5) -> float:
+    """Median CPU ms of `import app` from the unpacked zips (the function's at /var/task, the layer's at /opt,
+    as Lambda lays them out), in a fresh interpreter that may not write bytecode (both are read-only in
+    Lambda) and sees nothing else but the standard library."""
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    probe = ("import json, sys, time; sys.path[:0] = sys.argv[1:]; t = time.process_time(); import app; "
+             "print(json.dumps((time.process_time() - t) * 1000))")
+    with tempfile.TemporaryDirectory() as root:
+        task, opt = Path(root, "task"), Path(root, "opt")
+        with zipfile.ZipFile(function) as archive:
+            archive.extractall(task)
+        if layer is not None:
+            with zipfile.ZipFile(layer) as archive:
+                archive.extractall(opt)
+        paths = [str(task), str(opt / "python"), str(opt / "python" / "lib" / version / "site-packages")]
+        env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+        samples = [json.loads(subprocess.run([sys.executable, "-S", "-c", probe, *paths], capture_output=True,
+                                             text=True, check=True, env=env, cwd=task).stdout)
+                   for _ in range(runs)]
+    return statistics.median(samples)
+
+
 def bundle() -> dict:
     """The zips `chalice package` builds for the dev stage: the function's (the app's own code) and the
-    shared layer's (its dependencies, `automatic_layer`), uploaded only when requirements.txt changes."""
+    shared layer's (its dependencies, `automatic_layer`), uploaded only when requirements.txt changes; then
+    both with their bytecode compiled in (tools/bytecode.py, as `make package` does), and what that does to
+    `import app` from the unpacked zips."""
+    from tools.bytecode import compile_zip
+
     def measure(path: Path) -> dict:
         with zipfile.ZipFile(path) as archive:
             infos = archive.infolist()
@@ -55,10 +81,19 @@ def bundle() -> dict:
         env = {**os.environ, "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1")}
         subprocess.run([str(Path(sys.executable).with_name("chalice")), "package", "--stage", "dev", out],
                        check=True, capture_output=True, env=env)
-        figures = {"function": measure(Path(out, "deployment.zip"))}
-        layer = Path(out, "layer-deployment.zip")
-        if layer.exists():
+        function, layer = Path(out, "deployment.zip"), Path(out, "layer-deployment.zip")
+        layer = layer if layer.exists() else None
+        sources_only = _bundle_import_ms(function, layer)
+        compile_zip(function)
+        if layer is not None:
+            compile_zip(layer, root="/opt")
+        compiled = _bundle_import_ms(function, layer)
+        figures = {"function": measure(function)}
+        if layer is not None:
             figures["layer"] = measure(layer)
+        figures.update({"import app from the zips, sources only (CPU ms)": round(sources_only, 1),
+                        "import app from the zips, with .pyc (CPU ms)": round(compiled, 1),
+                        "sources only / with .pyc": round(sources_only / compiled, 2)})
         return figures
 
 
@@ -71,7 +106,8 @@ def stack_figures() -> dict:
                        env={"SHELF_SEED_DEMO": "0", "SHELF_ADMIN_API_KEY": "sk_bench_" + "b" * 24,
                             "SHELF_LOCAL_SCHEDULE_SECONDS": "0", "POWERTOOLS_LOG_LEVEL": "WARNING"}).start()
     try:
-        return {"first request": coldstart.first_checkout(stack), "load": load.shoppers(stack)}
+        return {"first request": coldstart.first_checkout(stack), "load": load.shoppers(stack),
+                "sustained": load.sustained(stack)}
     finally:
         stack.stop()
 
@@ -88,7 +124,16 @@ def main() -> int:
         print(f"{label}: cost per 1M orders: ${figures['cost per 1M orders ($)']:.2f}")
     first = results["first request"]
     print(f"first checkout / import app (CPU): {first['first checkout / import app']}")
+    print(f"import app from the zips, sources only / with .pyc (CPU): {results['bundle']['sources only / with .pyc']}")
     print(f"import app / import boto3: {results['cold start']['import app / import boto3']}")
+    for shoppers, figures in results["load"].items():
+        latency = ", ".join(f"{name} {p['p50']}/{p['p95']}/{p['p99']}" for name, p in figures["latency (ms)"].items())
+        print(f"{shoppers}: {figures['orders per second']} orders/s; checkout/health p50 "
+              f"{figures['checkout p50 / health p50']}; p50/p95/p99 ms: {latency}")
+    held = results["sustained"]
+    print(f"sustained {held['shoppers']} shoppers for {held['seconds']} s: threads {held['threads first / last / max']}"
+          f" (first/last/max), RSS MB {held['RSS MB first / last / max']}, orders/s by half "
+          f"{held['orders/s first half / second half']}")
     written = report.write(results)
     if written:
         print(f"wrote {written}")

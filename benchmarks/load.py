@@ -1,15 +1,18 @@
 """Shoppers on the local stack: each makes a cart, adds a line, looks at it, checks out and pays, over and
 over. Latency per endpoint (p50/p95/p99) and orders per second, at several numbers of shoppers, with
-GET /health measured in the same run as the yardstick."""
+GET /health measured in the same run as the yardstick; and a sustained run that samples the stack's
+threads, memory and throughput while every paid order's workflow waits for its shipment."""
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import threading
 import time
 import uuid
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 
 def _percentiles(samples: list[float]) -> dict:
@@ -75,3 +78,88 @@ def shoppers(stack, counts=(1, 8), orders_per_shopper: int = 12) -> dict:
             "checkout p50 / health p50": round(per_endpoint["POST /carts/{id}/checkout"]["p50"] / health, 1),
         }
     return results
+
+
+def _rss_mb() -> float:
+    """This process's resident memory (the local stack runs in it)."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def sustained(stack, shoppers: int = 8, seconds: float | None = None, windows: int = 10) -> dict:
+    """`shoppers` shopping without pause for `seconds` (SHELF_BENCH_SUSTAIN_SECONDS, default 120; 600 is the
+    ten-minute `make run`). Each paid order's workflow goes on to wait for its shipment, so waiting executions
+    pile up as in a long session. Every window records the threads, the RSS and the orders placed in it."""
+    import requests
+
+    from tools.webhook import sign, stripe_event
+
+    seconds = seconds or float(os.environ.get("SHELF_BENCH_SUSTAIN_SECONDS", "120"))
+    base, admin = stack.url, {"Authorization": f"Bearer {stack.admin_api_key}"}
+    sku = f"SUSTAIN-{uuid.uuid4().hex[:8].upper()}"
+    requests.post(f"{base}/admin/products", headers=admin, timeout=30, json={
+        "title": "Sustain", "status": "active",
+        "variants": [{"sku": sku, "title": "one", "price": {"amount": 500, "currency": "USD"}}]}).raise_for_status()
+    requests.put(f"{base}/admin/inventory/{sku}", json={"on_hand": 1_000_000}, headers=admin, timeout=30)
+    address = {"name": "S", "line1": "1 St", "city": "C", "postal_code": "1", "country": "US"}
+    deadline = time.monotonic() + seconds
+    placed, failures, lock = [0], [0], threading.Lock()
+
+    def shop(_: int) -> None:
+        with requests.Session() as http:
+            while time.monotonic() < deadline:
+                try:
+                    cart = http.post(f"{base}/carts", json={}, timeout=60).json()["id"]
+                    http.post(f"{base}/carts/{cart}/items", json={"sku": sku, "quantity": 1},
+                              timeout=60).raise_for_status()
+                    response = http.post(f"{base}/carts/{cart}/checkout", timeout=60,
+                                         headers={"Idempotency-Key": str(uuid.uuid4())},
+                                         json={"email": "s@example.com", "shipping_address": address})
+                    response.raise_for_status()
+                    body = json.dumps(stripe_event("payment_intent.succeeded", response.json()["order"])).encode()
+                    http.post(f"{base}/webhooks/stripe", data=body, timeout=60, headers={
+                        "Content-Type": "application/json", "Stripe-Signature": sign("whsec_local_dev", body)
+                    }).raise_for_status()
+                except requests.RequestException:
+                    with lock:
+                        failures[0] += 1
+                    continue
+                with lock:
+                    placed[0] += 1
+
+    samples = []
+    started = time.monotonic()
+    with ThreadPoolExecutor(shoppers) as pool:
+        futures = [pool.submit(shop, i) for i in range(shoppers)]
+        last_count, last_t = 0, started
+        for window in range(1, windows + 1):
+            time.sleep(max(0.0, started + seconds * window / windows - time.monotonic()))
+            now, count = time.monotonic(), placed[0]
+            executions = getattr(stack, "executions", None)
+            samples.append({"t (s)": round(now - started), "threads": threading.active_count(),
+                            "RSS (MB)": _rss_mb(), "orders/s": round((count - last_count) / (now - last_t), 2),
+                            "suspended greenlets": executions.pool.suspended() if executions else None})
+            last_count, last_t = count, now
+        for future in futures:
+            future.result()
+    rates = [s["orders/s"] for s in samples]
+    steady = samples[1:] or samples  # the first window includes warming up
+    return {
+        "shoppers": shoppers, "seconds": round(seconds), "orders": placed[0], "failed requests": failures[0],
+        "samples": samples,
+        "threads first / last / max": [samples[0]["threads"], samples[-1]["threads"],
+                                       max(s["threads"] for s in samples)],
+        "RSS MB first / last / max": [samples[0]["RSS (MB)"], samples[-1]["RSS (MB)"],
+                                      max(s["RSS (MB)"] for s in samples)],
+        "orders/s first half / second half": [
+            round(statistics.mean(rates[: len(rates) // 2] or rates), 2),
+            round(statistics.mean(rates[len(rates) // 2:]), 2)],
+        "orders/s min / max (after the first window)": [min(s["orders/s"] for s in steady),
+                                                         max(s["orders/s"] for s in steady)],
+    }

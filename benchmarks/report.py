@@ -52,6 +52,31 @@ def _plots(results: dict) -> list[str]:
     return made
 
 
+def _sustained_section(held: dict | None) -> list[str]:
+    if not held:
+        return []
+    rows = [f"| {s['t (s)']} | {s['threads']} | {s['RSS (MB)']} | {s['orders/s']} | {s['suspended greenlets']} |"
+            for s in held["samples"]]
+    return [
+        "### Sustained run",
+        "",
+        f"{held['shoppers']} shoppers without pause for {held['seconds']} s ({held['orders']} orders, "
+        f"{held['failed requests']} failed requests). Every paid order's workflow then waits for its shipment, so",
+        "waiting executions pile up as in a long `make run`. An execution waiting for a task token is a suspended",
+        "greenlet, not a parked thread (`local/green_sfn.py`), so the thread count stays put however many wait.",
+        "Set `SHELF_BENCH_SUSTAIN_SECONDS=600` for the ten-minute run.",
+        "",
+        "| t (s) | threads | RSS (MB) | orders/s in the window | suspended greenlets |",
+        "|---|---|---|---|---|",
+        *rows,
+        "",
+        f"- threads first / last / max: {held['threads first / last / max']}; RSS MB first / last / max: "
+        f"{held['RSS MB first / last / max']}; orders/s first half / second half: "
+        f"{held['orders/s first half / second half']}",
+        "",
+    ]
+
+
 def write(results: dict) -> Path | None:
     plots = _plots(results)
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d")
@@ -135,6 +160,7 @@ def write(results: dict) -> Path | None:
         "",
         *[f"![{p}]({p})" for p in plots if "latency" in p],
         "",
+        *_sustained_section(results.get("sustained")),
         "## Cold start",
         "",
         "```json",
@@ -143,6 +169,9 @@ def write(results: dict) -> Path | None:
         "",
         "`first checkout / import app` is CPU time in one fresh process: importing the handler module, then",
         "its first checkout against the emulated AWS (building sessions, clients and models on the way).",
+        "A process builds one boto3 session and one client per service, which PynamoDB's models and",
+        "Powertools idempotency share (`chalicelib/adapters/aws.py`); the first checkout builds two clients",
+        "(DynamoDB, SQS) where it used to build a session and a client for each model and idempotent function.",
         "",
         "## Bundle",
         "",
@@ -155,6 +184,11 @@ def write(results: dict) -> Path | None:
         "changes. boto3 and botocore stay in the layer, pinned, rather than taken from the Lambda runtime: the",
         "runtime's copies change under the app without notice, and PynamoDB and Powertools are tested against",
         "the pinned ones.",
+        "",
+        "Lambda unpacks both zips read-only, so a module without bytecode is compiled on every cold start.",
+        "`make package` (and this benchmark) adds an unchecked-hash `.pyc` beside every module of both zips",
+        "(`tools/bytecode.py`); `sources only / with .pyc` is `import app` from the unpacked zips, CPU time, in a",
+        "fresh interpreter that may not write bytecode, without and with them.",
         "",
     ]
     DOC.write_text("\n".join(lines))

@@ -81,6 +81,11 @@ def stripe_secret_key() -> str:
     return secret("STRIPE_SECRET_KEY")
 
 
+def stripe_api_base() -> str:
+    """Where Stripe's API is; unset means Stripe itself. The local stack points it at its emulator."""
+    return _env("STRIPE_API_BASE")
+
+
 def payment_provider() -> str:
     return "stripe" if _env("STRIPE_SECRET_KEY") or _env("STRIPE_SECRET_KEY_PARAMETER") else "simulated"
 
@@ -176,3 +181,53 @@ def stripe_publishable_key() -> str:
 def stripe_js_url() -> str:
     """Where a storefront loads Stripe.js from: Stripe's own, or localstripe's stand-in offline."""
     return _env("SHELF_STRIPE_JS_URL", "https://js.stripe.com/v3/")
+
+
+def return_window_days() -> int:
+    """Days after shipment within which a shopper may ask to return an order's goods."""
+    return max(_int("SHELF_RETURN_WINDOW_DAYS", 30), 0)
+
+
+def return_stall_seconds() -> int:
+    """A return `received` this long without its refund has its refund queued again."""
+    return _int("SHELF_RETURN_STALL_SECONDS", 300)
+
+
+# --- customer accounts (Cognito) ---------------------------------------------------------------------
+
+def user_pool_id() -> str:
+    """The customers' Cognito user pool (stack output UserPoolId)."""
+    return _env("SHELF_USER_POOL_ID")
+
+
+def user_pool_client_id() -> str:
+    """The storefront's app client of that pool (stack output UserPoolClientId): the tokens' audience."""
+    return _env("SHELF_USER_POOL_CLIENT_ID")
+
+
+def token_issuer() -> str:
+    return f"https://cognito-idp.{aws_region()}.amazonaws.com/{user_pool_id()}"
+
+
+def jwks_url() -> str:
+    """Where the pool's signing keys are: the issuer's, or the emulated Cognito's when an endpoint is set."""
+    explicit = _env("SHELF_JWKS_URL")
+    if explicit:
+        return explicit
+    if endpoint_url():
+        return f"{endpoint_url().rstrip('/')}/{user_pool_id()}/.well-known/jwks.json"
+    return f"{token_issuer()}/.well-known/jwks.json"
+
+
+def auto_confirm() -> bool:
+    """Confirm new accounts at sign-up (no emailed code): the local stack's default, never production's."""
+    return _env("SHELF_AUTO_CONFIRM", "0").strip().lower() in ("1", "true", "yes")
+
+
+def sign_in_max_failures() -> int:
+    """Failed sign-ins for one email within the window before further attempts get a 429."""
+    return _int("SHELF_SIGN_IN_MAX_FAILURES", 5)
+
+
+def sign_in_window_seconds() -> int:
+    return _int("SHELF_SIGN_IN_WINDOW_SECONDS", 900)

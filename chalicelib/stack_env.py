@@ -16,6 +16,8 @@ from collections.abc import Mapping
 
 # Stack outputs handed to the functions besides every `<Name>Table` and `<Name>QueueUrl`.
 ARN_OUTPUTS = ("OrderWorkflowArn", "WebhookSecretsKeyArn")
+# The customers' user pool and the storefront's app client (customer accounts).
+ID_OUTPUTS = ("UserPoolId", "UserPoolClientId")
 # Outputs that are settings under another name: an outbound webhook's last attempt is the queue's last delivery.
 RENAMED_OUTPUTS = {"WebhookMaxAttempts": "SHELF_WEBHOOK_MAX_ATTEMPTS"}
 
@@ -40,7 +42,8 @@ def output_env_name(output_key: str) -> str:
 
 def is_function_output(output_key: str) -> bool:
     """Whether the functions are handed this output (the role's ARN, for one, goes to Chalice instead)."""
-    return output_key.endswith(("Table", "QueueUrl")) or output_key in ARN_OUTPUTS or output_key in RENAMED_OUTPUTS
+    return (output_key.endswith(("Table", "QueueUrl")) or output_key in ARN_OUTPUTS or output_key in ID_OUTPUTS
+            or output_key in RENAMED_OUTPUTS)
 
 
 def secret_parameter(stage: str, secret: str) -> str:
@@ -51,7 +54,8 @@ def secret_parameter(stage: str, secret: str) -> str:
 def function_environment(stage: str, outputs: Mapping[str, str], *,
                          secret_parameters: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment every function of `stage` gets: SHELF_STAGE, one variable per output the code
-    reads (table names, queue URLs, the workflow's and the KMS key's ARNs, the webhook attempts), and
+    reads (table names, queue URLs, the workflow's and the KMS key's ARNs, the user pool's and its client's
+    ids, the webhook attempts), and
     `<SECRET>_PARAMETER` for each secret kept in SSM (`secret_parameters`: secret -> parameter name)."""
     missing = [key for key in ARN_OUTPUTS if not outputs.get(key)]
     if missing:

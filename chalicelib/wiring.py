@@ -1,6 +1,7 @@
 """The composition root: builds the service context from adapters, lazily, once per process."""
 from __future__ import annotations
 
+import functools
 import threading
 
 from . import config
@@ -30,6 +31,7 @@ def _build() -> Context:
     from .adapters.dynamo_inventory import DynamoInventory
     from .adapters.dynamo_orders import DynamoOrders
     from .adapters.dynamo_pricing import DynamoPricing
+    from .adapters.dynamo_returns import DynamoReturns
     from .adapters.webhooks import DynamoInboundEvents, DynamoWebhooks, HttpSender
     from .domain.ids import utc_now
     from .services.webhooks import WebhookNotifier
@@ -40,14 +42,21 @@ def _build() -> Context:
                    orders=DynamoOrders(), api_keys=DynamoApiKeys(), payments=_payments(),
                    clock=utc_now, currency=config.currency(), workflow=StepFunctionsWorkflow(),
                    notifier=notifier, inbound=DynamoInboundEvents(), webhooks=webhooks,
-                   sender=HttpSender(), pricing=DynamoPricing(), prices_include_tax=config.prices_include_tax())
+                   sender=HttpSender(), returns=DynamoReturns(), pricing=DynamoPricing(),
+                   prices_include_tax=config.prices_include_tax())
+
+
+# The HTTP client the Stripe gateway uses, when not the library's default: the local stack sets one for its
+# Stripe emulator (local/localstripe.py); a deployed function never does.
+stripe_http_client = None
 
 
 def _payments():
     if config.payment_provider() == "stripe":
         from .adapters.stripe_gateway import StripeGateway
 
-        return StripeGateway(config.stripe_secret_key())
+        return StripeGateway(config.stripe_secret_key(), api_base=config.stripe_api_base(),
+                             http_client=stripe_http_client)
     from .adapters.payments import SimulatedGateway
 
     return SimulatedGateway()
@@ -99,23 +108,37 @@ def apply_merchant_event(event: dict, *, lambda_context=None) -> str:
                     lambda_context=lambda_context)["outcome"]
 
 
-class BadStripeSignature(Exception):
-    pass
-
-
-def verify_stripe_event(payload: bytes, signature_header: str | None) -> dict:
-    from .adapters import stripe_gateway
-
-    try:
-        return stripe_gateway.verify_event(payload, signature_header, config.stripe_webhook_secret())
-    except stripe_gateway.BadStripeSignature as exc:
-        raise BadStripeSignature(str(exc)) from None
-
-
 def queue_merchant_event(event: dict) -> None:
     from .adapters import aws
 
     aws.send("merchant_events", event)
+
+
+def queue_return_refund(return_id: str) -> None:
+    """A return's refund failed after its goods went back on hand: it is retried through the merchant-events
+    queue as a `return.received` event (receiving is idempotent), parked in its dead-letter queue at last."""
+    from .adapters import aws
+    from .domain.ids import new_id
+
+    aws.send("merchant_events", {"id": new_id("evt"), "type": "return.received", "data": {"return_id": return_id}})
+
+
+def accounts():
+    """Customer accounts: the user pool, the ID-token verifier and the customers table, once per container
+    and configuration."""
+    return _accounts(config.user_pool_id(), config.user_pool_client_id(), config.aws_region(),
+                     config.endpoint_url(), config.token_issuer(), config.jwks_url())
+
+
+@functools.lru_cache(maxsize=4)
+def _accounts(pool_id: str, client_id: str, region: str, endpoint: str | None, issuer: str, jwks_url: str):
+    from .adapters.cognito import CognitoIdentity, CognitoTokenVerifier, jwks_client
+    from .adapters.dynamo_customers import DynamoCustomers
+    from .services.accounts import Accounts
+
+    return Accounts(identity=CognitoIdentity(pool_id, client_id, region=region, endpoint_url=endpoint),
+                    verifier=CognitoTokenVerifier(issuer=issuer, audience=client_id, jwks=jwks_client(jwks_url)),
+                    customers=DynamoCustomers())
 
 
 def reset() -> None:
@@ -123,6 +146,7 @@ def reset() -> None:
     global _context
     with _lock:
         _context = None
+    _accounts.cache_clear()
 
 
 def bootstrap_api_key(raw_key: str, name: str = "bootstrap") -> None:

@@ -11,7 +11,7 @@ template):
   item's table; a Lambda invoke is `lambda:Invoke`, where AWS checks `lambda:InvokeFunction`;
 - it compares a statement's `Resource` with `*` for most services (SQS excepted), so a statement scoped to
   a table ARN allows nothing: each request's resource ARN is worked out here (table, index, queue, state
-  machine, execution, key, function, parameter) and handed to moto's evaluation;
+  machine, execution, key, function, parameter, user pool) and handed to moto's evaluation;
 - its Step Functions engine signs its calls (a Task's Lambda invoke) with made-up keys ("ak"), which no
   principal holds: they are signed here with the keys of the role the execution runs as (its state
   machine's role), assumed as states.amazonaws.com;
@@ -52,8 +52,11 @@ ADMIN_POLICY = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Acti
 # serves the request with another body (an SQS long poll cut into short ones).
 SIGNED_BODY = "shelf.local.signed_body"
 
-# Operations moto names differently from IAM.
-_IAM_ACTION = {("lambda", "Invoke"): "InvokeFunction", ("lambda", "InvokeAsync"): "InvokeFunction"}
+# Operations whose IAM action has another name: Lambda's invoke, and SQS's batch calls, which AWS authorizes
+# as the single-message action (there is no sqs:DeleteMessageBatch permission).
+_IAM_ACTION = {("lambda", "Invoke"): "InvokeFunction", ("lambda", "InvokeAsync"): "InvokeFunction",
+               ("sqs", "SendMessageBatch"): "SendMessage", ("sqs", "DeleteMessageBatch"): "DeleteMessage",
+               ("sqs", "ChangeMessageVisibilityBatch"): "ChangeMessageVisibility"}
 _TRANSACT_WRITE = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
                    "ConditionCheck": "ConditionCheckItem"}
 
@@ -391,6 +394,12 @@ def _ssm(action: str, body: dict, response: Any, resource: str) -> list[tuple[st
             for n in names]
 
 
+def _cognito_idp(action: str, body: dict, response: Any, resource: str) -> list[tuple[str, str]]:
+    pool = body.get("UserPoolId")
+    return [(action, _arn(response, "cognito-idp", f"userpool/{pool}") if pool else resource)]
+
+
 _RESOLVERS: dict[str, Callable[[str, dict, Any, str], list[tuple[str, str]]]] = {
     "dynamodb": _dynamodb, "states": _states, "kms": _kms, "lambda": _lambda, "ssm": _ssm,
+    "cognito-idp": _cognito_idp,
 }

@@ -9,7 +9,10 @@ what the template means:
   `execute_state_machine` on, `StartExecution` would not find it: it is created again, with the
   same name and ARN, in the one that does;
 - a table's `TimeToLiveSpecification` and `PointInTimeRecoverySpecification` are ignored: both are
-  applied afterwards through the DynamoDB API.
+  applied afterwards through the DynamoDB API;
+- it cannot create Cognito user pools or their clients (and drops every output that names one):
+  `create_user_pools` creates them from their template properties through moto's Cognito API first,
+  and puts their ids and ARNs wherever the template refers to them.
 """
 from __future__ import annotations
 
@@ -33,6 +36,8 @@ REGION = "us-east-1"
 
 STATE_MACHINE = "AWS::StepFunctions::StateMachine"
 TABLE = "AWS::DynamoDB::Table"
+USER_POOL = "AWS::Cognito::UserPool"
+USER_POOL_CLIENT = "AWS::Cognito::UserPoolClient"
 
 _PLACEHOLDER = re.compile(r"\$\{([^}]+)\}")
 
@@ -166,6 +171,7 @@ def stand_up(
     session = session or boto3.session.Session(region_name=REGION)
     name = stack_name or f"shelf-{stage}"
 
+    rendered, user_pools = create_user_pools(rendered, session, {"Stage": stage, **(parameters or {})})
     cfn = session.client("cloudformation")
     with _quiet_unsupported_resources():  # moto parses the resources again when listing them
         cfn.create_stack(
@@ -183,6 +189,7 @@ def stand_up(
             for summary in page["StackResourceSummaries"]:
                 if summary.get("LogicalResourceId"):
                     physical_ids[summary["LogicalResourceId"]] = summary.get("PhysicalResourceId", "")
+    physical_ids.update(user_pools)
     resources = rendered.get("Resources") or {}
     skipped = {lid: r.get("Type", "") for lid, r in resources.items() if not physical_ids.get(lid)}
 
@@ -254,3 +261,57 @@ def _mirror_state_machines(
         created = stepfunctions_backends[account][region].describe_state_machine(arn)
         kind = (resource.get("Properties") or {}).get("StateMachineType", "STANDARD")
         sfn.create_state_machine(name=name, definition=created.definition, roleArn=created.roleArn, type=kind)
+
+
+def create_user_pools(template: dict[str, Any], session: boto3.session.Session,
+                      parameters: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Creates the template's Cognito user pools and app clients through the Cognito API, with the
+    properties the template gives them (CloudFormation's names are the API's, but for the pool's name).
+    Returns a copy of the template without them, every `Ref`/`Fn::GetAtt`/`${...}` to them resolved, and
+    their physical ids."""
+    resources = template.get("Resources") or {}
+    wanted = [lid for lid, r in resources.items() if r.get("Type") in (USER_POOL, USER_POOL_CLIENT)]
+    if not wanted:
+        return template, {}
+    cognito = session.client("cognito-idp")
+    values: dict[str, dict[str, str]] = {}  # logical id -> {"Ref": ..., "Arn": ...}
+    params = {"AWS::Region": session.region_name or REGION, "AWS::AccountId": "123456789012",
+              **{k: str(v) for k, v in parameters.items()}}
+    # Pools first: clients name their pool.
+    for lid in sorted(wanted, key=lambda lid: resources[lid]["Type"] != USER_POOL):
+        props = _resolve_refs(resources[lid].get("Properties") or {}, params, values)
+        if resources[lid]["Type"] == USER_POOL:
+            props["PoolName"] = props.pop("UserPoolName", lid)
+            pool = cognito.create_user_pool(**props)["UserPool"]
+            values[lid] = {"Ref": pool["Id"], "Arn": pool["Arn"], "ProviderName": f"cognito-idp.{params['AWS::Region']}"
+                           f".amazonaws.com/{pool['Id']}"}
+        else:
+            client = cognito.create_user_pool_client(**props)["UserPoolClient"]
+            values[lid] = {"Ref": client["ClientId"], "ClientId": client["ClientId"]}
+    rendered = copy.deepcopy(template)
+    for lid in wanted:
+        del rendered["Resources"][lid]
+    rendered = _resolve_refs(rendered, {}, values)
+    return rendered, {lid: v["Ref"] for lid, v in values.items()}
+
+
+def _resolve_refs(value: Any, params: dict[str, str], resources: dict[str, dict[str, str]]) -> Any:
+    """`value` with references to `params` and to the created `resources` replaced by their values;
+    every other intrinsic is left for CloudFormation."""
+    known = {**params, **{lid: v["Ref"] for lid, v in resources.items()},
+             **{f"{lid}.{att}": v for lid, atts in resources.items() for att, v in atts.items()}}
+    if isinstance(value, list):
+        return [_resolve_refs(v, params, resources) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if set(value) == {"Ref"} and value["Ref"] in known:
+        return known[value["Ref"]]
+    if set(value) == {"Fn::GetAtt"}:
+        target = value["Fn::GetAtt"]
+        name = ".".join(target) if isinstance(target, list) else target
+        if name in known:
+            return known[name]
+    if set(value) == {"Fn::Sub"} and isinstance(value["Fn::Sub"], str):
+        text = _PLACEHOLDER.sub(lambda m: known.get(m.group(1), m.group(0)), value["Fn::Sub"])
+        return text if not _PLACEHOLDER.search(text) else {"Fn::Sub": text}
+    return {k: _resolve_refs(v, params, resources) for k, v in value.items()}

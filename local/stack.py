@@ -31,7 +31,7 @@ from moto.core.config import default_user_config
 
 from chalicelib.stack_env import function_environment, output_env_name  # noqa: F401  (re-exported)
 
-from . import iam, infra, pages, runtime
+from . import green_sfn, iam, infra, moto_memory, pages, runtime
 from .moto_server import LockedMotoServer
 
 REPO_ROOT = infra.REPO_ROOT
@@ -46,6 +46,8 @@ ENV_DEFAULTS = {
     "SHELF_ALLOW_LOCAL_WEBHOOKS": "1",
     "SHELF_PRICES_INCLUDE_TAX": "0",
     "SHELF_TOKEN_SECRET": "shelf_local_token_secret",
+    # No email leaves the laptop: new customer accounts are confirmed at sign-up.
+    "SHELF_AUTO_CONFIRM": "1",
     # Metrics are printed as EMF JSON in AWS; locally they would only flood the console.
     "POWERTOOLS_METRICS_DISABLED": "1",
 }
@@ -123,10 +125,12 @@ class LocalStack:
             self._start_moto()
             self._create_resources()
             self.app = self._load_app()
+            self._start_localstripe()
             self._bootstrap()
             self._install_lambda_dispatcher()
             self._start_sqs_poller()
             self._serve_http()
+            self._connect_localstripe()
         except BaseException:
             self.stop()
             raise
@@ -140,6 +144,7 @@ class LocalStack:
             self._stop_http()
             self._stop_sqs_poller()
             self._uninstall_lambda_dispatcher()
+            self._stop_localstripe()
             self._stop_moto()
         finally:
             self._restore_environment()
@@ -214,6 +219,8 @@ class LocalStack:
     def _start_moto(self) -> None:
         self._moto_config = mock.patch.dict(default_user_config, copy.deepcopy(MOTO_CONFIG))
         self._moto_config.start()
+        self._lean = moto_memory.LeanMoto()  # flat memory and transaction cost over a long session
+        self._lean.install()
         self._moto = LockedMotoServer("127.0.0.1", 0)
         self._moto.start()
         self.moto_url = f"http://127.0.0.1:{self._moto.port}"
@@ -236,6 +243,9 @@ class LocalStack:
         if self._moto_config is not None:
             self._moto_config.stop()
             self._moto_config = None
+        if getattr(self, "_lean", None) is not None:
+            self._lean.uninstall()
+            self._lean = None
 
     @property
     def moto_lock(self) -> threading.Lock:
@@ -311,13 +321,47 @@ class LocalStack:
         if os.environ.get("SHELF_SEED_DEMO") == "1":
             wiring.seed_demo_catalog()
 
+    # -- payments: SHELF_PAYMENTS=localstripe runs the real Stripe adapter against localstripe ----------
+
+    def _start_localstripe(self) -> None:
+        self.localstripe = None
+        if os.environ.get("SHELF_PAYMENTS", "").strip().lower() != "localstripe":
+            return
+        from chalicelib import wiring
+        from chalicelib.adapters.stripe_gateway import TIMEOUT_SECONDS
+
+        from .localstripe import SECRET_KEY, Localstripe, http_client
+
+        self.localstripe = Localstripe().start()
+        self._setenv("STRIPE_SECRET_KEY", SECRET_KEY)
+        self._setenv("STRIPE_API_BASE", self.localstripe.url)
+        wiring.stripe_http_client = http_client(timeout=TIMEOUT_SECONDS)
+
+    def _connect_localstripe(self) -> None:
+        if self.localstripe is not None:
+            self.localstripe.register_webhook(f"{self.url}/webhooks/stripe", os.environ["STRIPE_WEBHOOK_SECRET"])
+
+    def _stop_localstripe(self) -> None:
+        emulator, self.localstripe = getattr(self, "localstripe", None), None
+        if emulator is not None:
+            emulator.stop()
+            wiring = sys.modules.get("chalicelib.wiring")
+            if wiring is not None:
+                wiring.stripe_http_client = None
+
     # Step Functions Task states (lambda:invoke) run the app's functions in-process. moto's server does
     # not hold its lock for Invoke requests (see moto_server.py), so the functions may call back into it.
     def _install_lambda_dispatcher(self) -> None:
         self._dispatcher = runtime.LambdaDispatcher(self.app, self.stage)
         self._dispatcher.install()
+        # Executions waiting for a task token hold no thread (see local/green_sfn.py).
+        self.executions = green_sfn.GreenExecutions()
+        self.executions.install()
 
     def _uninstall_lambda_dispatcher(self) -> None:
+        if getattr(self, "executions", None) is not None:
+            self.executions.uninstall()
+            self.executions = None
         if getattr(self, "_dispatcher", None) is not None:
             self._dispatcher.uninstall()
             self._dispatcher = None
@@ -391,6 +435,8 @@ class LocalStack:
         else:
             lines.append(f"  IAM           not enforced ({iam.MODE_VARIABLE}=enforce holds the functions to "
                          "infra/template.yaml's policies)")
+        if getattr(self, "localstripe", None) is not None:
+            lines.append(f"  localstripe   {self.localstripe.url}   (Stripe for the real Stripe adapter)")
         if self.stack and self.stack.skipped:
             kinds = sorted(set(self.stack.skipped.values()))
             lines.append(f"  not emulated  {', '.join(kinds)} (moto cannot create them; AWS will)")

@@ -1,26 +1,68 @@
-"""boto3 clients (built lazily, once per endpoint) and the Step Functions / SQS adapters."""
+"""The process's one boto3 session and its one client per service (built lazily, shared by PynamoDB,
+Powertools idempotency and the adapters), and the Step Functions / SQS adapters."""
 from __future__ import annotations
 
 import json
+import os
 import threading
-from functools import lru_cache
 
 from .. import config
 from ..services import ports
 
-_lock = threading.Lock()
+_lock = threading.RLock()  # botocore sessions are not thread-safe to create clients from
+_sessions: dict[str | None, object] = {}
+
+# PynamoDB's own defaults (pynamodb.settings: 15 s connect, 30 s read, 3 retries on the standard mode, 10
+# pooled connections, no client-side validation), so its calls behave as when it built its own client.
+_CLIENT_SETTINGS = {
+    "dynamodb": {"parameter_validation": False, "connect_timeout": 15, "read_timeout": 30,
+                 "max_pool_connections": 10, "retries": {"total_max_attempts": 4, "mode": "standard"}},
+}
 
 
-@lru_cache(maxsize=16)
-def _client(service: str, region: str, endpoint: str | None):
-    import boto3
+def session():
+    """One boto3 session per process: a session loads botocore's endpoint and service data once, and
+    every client built from it shares that. (Keyed by the environment's access key, which in Lambda never
+    changes; a local stack or a test that hands the functions other keys gets a session of its own.)"""
+    key_id = os.environ.get("AWS_ACCESS_KEY_ID")
+    built = _sessions.get(key_id)
+    if built is None:
+        with _lock:
+            built = _sessions.get(key_id)
+            if built is None:
+                import boto3
 
-    with _lock:  # boto3's default session is not thread-safe to create clients from
-        return boto3.session.Session().client(service, region_name=region, endpoint_url=endpoint)
+                built = _sessions[key_id] = boto3.session.Session()
+    return built
+
+
+_clients: dict[tuple, object] = {}
+
+
+def client_for(service: str, region: str, endpoint: str | None):
+    key = (service, region, endpoint, os.environ.get("AWS_ACCESS_KEY_ID"))
+    built = _clients.get(key)
+    if built is None:
+        from botocore.config import Config
+
+        with _lock:
+            built = _clients.get(key)
+            if built is None:
+                built = _clients[key] = session().client(service, region_name=region, endpoint_url=endpoint,
+                                                         config=Config(**_CLIENT_SETTINGS.get(service, {})))
+    return built
+
+
+def reset() -> None:
+    """Forget the sessions and their clients (tests count what a fresh process builds)."""
+    with _lock:
+        _sessions.clear()
+        _clients.clear()
 
 
 def client(service: str):
-    return _client(service, config.aws_region(), config.endpoint_url())
+    """The shared client of `service` for the configured region and endpoint."""
+    return client_for(service, config.aws_region(), config.endpoint_url())
 
 
 def queue_url(name: str) -> str:

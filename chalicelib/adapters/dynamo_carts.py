@@ -13,8 +13,8 @@ def _cart_from(m: CartModel) -> Cart:
     lines = m.lines.as_dict() if hasattr(m.lines, "as_dict") else dict(m.lines or {})
     return Cart(id=m.cart_id, status=m.status, lines={k: int(v) for k, v in lines.items()},
                 created_at=m.created_at, updated_at=m.updated_at, expires_at=m.expires_at, version=m.version or 0,
-                discount_code=m.discount_code or "", shipping_method=m.shipping_method or "",
-                shipping_address=_address_from(m.shipping_address))
+                customer_id=m.customer_id or "", discount_code=m.discount_code or "",
+                shipping_method=m.shipping_method or "", shipping_address=_address_from(m.shipping_address))
 
 
 def _address_from(value) -> Address | None:
@@ -24,8 +24,8 @@ def _address_from(value) -> Address | None:
 
 def _cart_model(c: Cart) -> CartModel:
     return CartModel(c.id, status=c.status, lines=dict(c.lines), created_at=c.created_at, updated_at=c.updated_at,
-                     expires_at=c.expires_at, discount_code=c.discount_code or None,
-                     shipping_method=c.shipping_method or None,
+                     expires_at=c.expires_at, customer_id=c.customer_id or None,
+                     discount_code=c.discount_code or None, shipping_method=c.shipping_method or None,
                      shipping_address=({k: v for k, v in vars(c.shipping_address).items() if v is not None}
                                        if c.shipping_address else None),
                      **versioned(c.version))

@@ -39,7 +39,8 @@ def _order_model(o: Order) -> OrderModel:
                   "created_at": rfc3339(r.created_at), "provider_refund_id": r.provider_refund_id} for r in o.refunds],
         payment_token=o.payment_token or None, shipment_token=o.shipment_token or None,
         history=[{"status": h.status, "at": rfc3339(h.at)} for h in o.history], pricing=pricing_map(o),
-        created_at=o.created_at, updated_at=o.updated_at, **versioned(o.version))
+        customer_id=o.customer_id or None, created_at=o.created_at, updated_at=o.updated_at,
+        **versioned(o.version))
 
 
 def _shard(order_id: str) -> int:
@@ -77,7 +78,7 @@ def _order_from(m: OrderModel) -> Order:
         id=m.order_id, status=m.status, email=m.email, currency=cur, cart_id=m.cart_id,
         lines=tuple(PricedLine(sku=ln["sku"], title=ln["title"], quantity=int(ln["quantity"]),
                                unit_price=Money(int(ln["unit_price"]), cur)) for ln in map(_as_dict, m.lines)),
-        shipping_address=Address(**address),
+        shipping_address=Address(**{"name": "", "line1": "", "city": "", "postal_code": "", **address}),
         payment=Payment(provider=payment["provider"], payment_intent_id=payment["payment_intent_id"],
                         status=payment["status"], idempotency_key=payment.get("idempotency_key") or ""),
         fulfillment=_fulfillment_from(m.fulfillment),
@@ -89,7 +90,7 @@ def _order_from(m: OrderModel) -> Order:
         payment_token=m.payment_token or "", shipment_token=m.shipment_token or "",
         history=tuple(StatusChange(h["status"], _parse_time(h["at"])) for h in map(_as_dict, m.history)),
         **pricing_from(_as_dict(m.pricing) if m.pricing else None, cur),
-        created_at=m.created_at, updated_at=m.updated_at, version=m.version or 0)
+        created_at=m.created_at, updated_at=m.updated_at, version=m.version or 0, customer_id=m.customer_id or "")
 
 
 class DynamoOrders(ports.Orders):

@@ -19,7 +19,7 @@ _STOCK_RETRIES = 10
 
 def connection() -> Connection:
     bind()
-    return SkuModel._get_connection().connection  # cached; a new Connection built a botocore client per call
+    return SkuModel._get_connection().connection  # the one every model shares (see models.bind)
 
 
 def created_key(at: datetime, object_id: str) -> str:

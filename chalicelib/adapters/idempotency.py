@@ -23,13 +23,16 @@ class _Context:
 def _setup(name: str, key_fields: str, validate: str, table: str, endpoint: str | None, region: str, ttl: int):
     """One config and one persistence layer per idempotent function, as Powertools expects of a decorator
     (a persistence layer is configured once, by its first function, and keeps that config)."""
-    import boto3
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
+
+    from .aws import client_for
 
     settings = IdempotencyConfig(event_key_jmespath=key_fields, payload_validation_jmespath=validate,
                                  raise_on_no_idempotency_key=True, expires_after_seconds=ttl)
-    client = boto3.session.Session().client("dynamodb", region_name=region, endpoint_url=endpoint)
-    return settings, DynamoDBPersistenceLayer(table_name=table, boto3_client=client, static_pk_value="shelf")
+    # The process's shared DynamoDB client: Powertools would otherwise build a session and a client for
+    # each persistence layer (one per idempotent function).
+    return settings, DynamoDBPersistenceLayer(table_name=table, boto3_client=client_for("dynamodb", region, endpoint),
+                                              static_pk_value="shelf")
 
 
 def run_once(fn: Callable[..., dict], *, name: str, payload, key_fields: str, validate: str = "",

@@ -13,6 +13,7 @@ from pynamodb.attributes import (
     UTCDateTimeAttribute,
     VersionAttribute,
 )
+from pynamodb.connection import Connection
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
 from pynamodb.models import Model
 
@@ -89,6 +90,7 @@ class CartModel(Model):
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
     expires_at = TTLAttribute()
+    customer_id = UnicodeAttribute(null=True)
     version = VersionAttribute()
     discount_code = UnicodeAttribute(null=True)
     shipping_address = MapAttribute(null=True)
@@ -119,6 +121,15 @@ class _OrdersByCreated(GlobalSecondaryIndex):
     created_key = UnicodeAttribute(range_key=True)
 
 
+class _OrdersByCustomer(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by_customer"
+        projection = KeysOnlyProjection()
+
+    customer_id = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
 class OrderModel(Model):
     class Meta:
         table_name = "orders"
@@ -140,6 +151,7 @@ class OrderModel(Model):
     payment_token = UnicodeAttribute(null=True)
     shipment_token = UnicodeAttribute(null=True)
     access_token_hash = UnicodeAttribute()
+    customer_id = UnicodeAttribute(null=True)  # sparse: only customers' orders are in by_customer
     history = ListAttribute(default=list)
     pricing = MapAttribute(null=True)  # the breakdown, shipping method and code fixed at checkout
     created_at = UTCDateTimeAttribute()
@@ -148,6 +160,7 @@ class OrderModel(Model):
 
     status_shards = _OrdersByStatus()
     created_shards = _OrdersByCreated()
+    by_customer = _OrdersByCustomer()
 
 
 class ApiKeyModel(Model):
@@ -223,9 +236,29 @@ class InboundEventModel(Model):
     expires_at = TTLAttribute(null=True)
 
 
+class CustomerModel(Model):
+    """One partition per customer: the profile (item "profile") and each saved address ("address#<id>").
+    Sign-in failure counts live in their own partitions ("signin#<sha256 of the email>", "window#<n>")."""
+
+    class Meta:
+        table_name = "customers"
+
+    customer_id = UnicodeAttribute(hash_key=True)
+    item = UnicodeAttribute(range_key=True)
+    email = UnicodeAttribute(null=True)
+    address = MapAttribute(null=True)
+    address_count = NumberAttribute(null=True)
+    cart_id = UnicodeAttribute(null=True)
+    failures = NumberAttribute(null=True)
+    created_at = UTCDateTimeAttribute(null=True)
+    erased_at = UTCDateTimeAttribute(null=True)
+    expires_at = TTLAttribute(null=True)
+
+
 _TABLES = {ProductModel: "products", SkuModel: "skus", CartModel: "carts", OrderModel: "orders",
            ApiKeyModel: "api_keys", WebhookEndpointModel: "webhook_endpoints",
-           WebhookDeliveryModel: "webhook_deliveries", InboundEventModel: "inbound_events"}
+           WebhookDeliveryModel: "webhook_deliveries", InboundEventModel: "inbound_events",
+           CustomerModel: "customers"}
 _bound: tuple | None = None
 
 
@@ -236,9 +269,25 @@ def bind() -> None:
     if wanted == _bound:
         return
     region, host, _ = wanted
+    shared = _SharedClientConnection(region=region, host=host)
     for model, name in _TABLES.items():
         model.Meta.table_name = config.table(name)
         model.Meta.region = region
         model.Meta.host = host
         model._connection = None
+        table = model._get_connection()
+        if table.table_name not in shared._tables:  # two models may share one table
+            shared.add_meta_table(table.get_meta_table())
+        table.connection = shared
     _bound = wanted
+
+
+class _SharedClientConnection(Connection):
+    """PynamoDB on the process's shared DynamoDB client: left to itself, every model's connection builds its
+    own botocore session and client on first use (the costliest part of a cold start)."""
+
+    @property
+    def client(self):
+        from .aws import client
+
+        return client("dynamodb")

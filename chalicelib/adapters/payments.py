@@ -55,6 +55,7 @@ class SimulatedGateway(PaymentGateway):
     def capture(self, payment_intent_id: str, idempotency_key: str) -> None:
         self._maybe_fail("capture")
 
-    def refund(self, payment_intent_id: str, amount: Money, idempotency_key: str) -> str:
+    def refund(self, payment_intent_id: str, amount: Money, idempotency_key: str, *,
+               metadata: dict[str, str] | None = None) -> str:
         self._maybe_fail("refund")
         return f"re_sim_{_digest('refund', idempotency_key)[:24]}"

@@ -29,14 +29,16 @@ class StripeGateway(PaymentGateway):
 
     def __init__(self, secret_key: str, *, http_client: Any = None,
                  max_network_retries: int = MAX_NETWORK_RETRIES,
-                 timeout: float | tuple[float, float] = TIMEOUT_SECONDS):
-        """`http_client`: a `stripe.HTTPClient` to use instead of the default `requests` one (tests)."""
+                 timeout: float | tuple[float, float] = TIMEOUT_SECONDS, api_base: str = ""):
+        """`http_client`: a `stripe.HTTPClient` to use instead of the default `requests` one (tests).
+        `api_base`: another address for Stripe's API (the local stack's Stripe emulator)."""
         if not secret_key:
             raise ValueError("StripeGateway needs a secret key")
         self._secret_key = secret_key
         self._http_client = http_client
         self._max_network_retries = max_network_retries
         self._timeout = timeout
+        self._api_base = api_base
         self._client: stripe.StripeClient | None = None
 
     @property
@@ -47,7 +49,8 @@ class StripeGateway(PaymentGateway):
             # StripeClient has no timeout option; the timeout lives on the HTTP client.
             http_client = self._http_client or stripe.RequestsClient(timeout=self._timeout)
             self._client = stripe.StripeClient(self._secret_key, http_client=http_client,
-                                               max_network_retries=self._max_network_retries)
+                                               max_network_retries=self._max_network_retries,
+                                               base_addresses={"api": self._api_base} if self._api_base else None)
         return self._client
 
     def create_intent(self, request: PaymentRequest) -> Payment:
@@ -75,10 +78,13 @@ class StripeGateway(PaymentGateway):
             payment_intent_id, options={"idempotency_key": idempotency_key}),
             intent_id=payment_intent_id, done_status="succeeded")
 
-    def refund(self, payment_intent_id: str, amount: Money, idempotency_key: str) -> str:
+    def refund(self, payment_intent_id: str, amount: Money, idempotency_key: str, *,
+               metadata: dict[str, str] | None = None) -> str:
+        params = {"payment_intent": payment_intent_id, "amount": amount.amount}
+        if metadata:
+            params["metadata"] = dict(metadata)
         refund = self._call("refund", lambda c: c.v1.refunds.create(
-            {"payment_intent": payment_intent_id, "amount": amount.amount},
-            options={"idempotency_key": idempotency_key}))
+            params, options={"idempotency_key": idempotency_key}))
         return refund.id
 
     def _call(self, operation: str, fn: Callable[[stripe.StripeClient], Any], *,
@@ -128,26 +134,3 @@ def _retryable(exc: stripe.StripeError) -> bool:
         return exc.http_status is None or exc.http_status >= 500
     # Authentication, permission, invalid requests, idempotency-key reuse with other parameters.
     return False
-
-
-class BadStripeSignature(Exception):
-    pass
-
-
-def verify_event(payload: bytes, signature_header: str | None, secret: str, tolerance: int = 300) -> dict:
-    """Checks a Stripe webhook with the library (signature and age) and returns the event as a dict."""
-    import json
-
-    import stripe
-
-    if not secret:
-        raise BadStripeSignature("no webhook secret is configured")
-    try:
-        text = payload.decode("utf-8")
-        stripe.WebhookSignature.verify_header(text, signature_header or "", secret, tolerance)
-        event = json.loads(text)
-    except (stripe.SignatureVerificationError, UnicodeDecodeError, ValueError) as exc:
-        raise BadStripeSignature(str(exc)) from exc
-    if not isinstance(event, dict) or not isinstance(event.get("id"), str) or not isinstance(event.get("type"), str):
-        raise BadStripeSignature("not a Stripe event")
-    return event

@@ -142,8 +142,45 @@ class HttpSender(ports.WebhookSender):
         import requests
 
         # No redirects: a 3xx could point anywhere, including where check_target would refuse.
-        response = requests.post(url, data=body, headers=headers, timeout=timeout, allow_redirects=False)
+        try:
+            response = requests.post(url, data=body, headers=headers, timeout=timeout, allow_redirects=False)
+        except requests.RequestException as exc:
+            raise ports.SendFailed(failure_kind(exc)) from exc
+        response.close()
         return response.status_code
 
     def resolve(self, host: str) -> list[str]:
         return sorted({info[4][0] for info in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)})
+
+
+def failure_kind(exc: BaseException) -> str:
+    """The class of a failed POST, from `requests`' exception and the errors it wraps."""
+    import requests
+
+    if isinstance(exc, requests.exceptions.SSLError):
+        return "tls"
+    if isinstance(exc, requests.Timeout):
+        return "timeout"
+    for cause in _causes(exc):
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection_refused"
+        if isinstance(cause, socket.gaierror) or type(cause).__name__ == "NameResolutionError":
+            return "dns"
+        if isinstance(cause, ConnectionResetError):
+            return "connection_reset"
+        if isinstance(cause, TimeoutError):
+            return "timeout"
+    return "connection_error"
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """`exc` and what it wraps: causes, contexts, and urllib3's `reason` and exception arguments."""
+    seen: list[BaseException] = []
+    todo: list[object] = [exc]
+    while todo and len(seen) < 20:
+        e = todo.pop(0)
+        if not isinstance(e, BaseException) or any(e is s for s in seen):
+            continue
+        seen.append(e)
+        todo += [e.__cause__, e.__context__, getattr(e, "reason", None), *e.args]
+    return seen

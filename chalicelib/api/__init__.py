@@ -5,7 +5,7 @@ from __future__ import annotations
 from importlib import import_module
 
 # One module per area; each exposes ROUTERS. A new area is one more name here.
-AREAS = ("meta", "catalog", "carts", "orders", "webhooks", "pricing")
+AREAS = ("meta", "catalog", "carts", "orders", "webhooks", "returns", "accounts", "pricing")
 
 
 def routers() -> list:
@@ -19,11 +19,20 @@ def authenticate_merchant(token: str):
     return authenticate_merchant(token, wiring.context(), bootstrap_hash=config.admin_api_key_hash())
 
 
+def authenticate_customer(token: str, *, allow_erased: bool = False):
+    from .. import wiring
+    from ..services.accounts import authenticate
+
+    return authenticate(token, wiring.accounts(), wiring.context(), allow_erased=allow_erased)
+
+
 def register(app) -> None:
     from ..workers import workers
+    from ..workers.returns import return_workers
     from .docs import docs
     from .http import install
 
-    install(app, routers(), authenticate=authenticate_merchant)
+    install(app, routers(), authenticate=authenticate_merchant, authenticate_customer=authenticate_customer)
+    app.register_blueprint(return_workers)
     app.register_blueprint(docs)
     app.register_blueprint(workers)

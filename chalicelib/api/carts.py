@@ -11,6 +11,7 @@ from ..observability import logger, metrics
 from ..services import carts, lifecycle
 from . import presenters as present
 from . import schemas as s
+from .accounts import checkout_email, customer_id_of
 from .common import CART_ID, SKU, ctx
 from .http import Request, Router
 
@@ -20,37 +21,40 @@ ROUTERS = [cart_routes]
 
 # --- carts -------------------------------------------------------------------------------------------
 
-@cart_routes.route("POST", "/carts", summary="Create a cart, empty or with its first lines", status=201,
-                   body=s.CartCreate, response=s.Cart, errors=(409,))
+@cart_routes.route("POST", "/carts", summary="Create a cart, empty or with its first lines (with a customer "
+                   "token, that customer's own)", status=201, body=s.CartCreate, response=s.Cart, errors=(409,),
+                   customer="optional")
 def create_cart(req: Request):
     items = [(item.sku, item.quantity) for item in req.body.items]
-    return present.cart(carts.create_cart(ctx(), config.cart_ttl(), items=items))
+    return present.cart(carts.create_cart(ctx(), config.cart_ttl(), items=items, customer_id=customer_id_of(req)))
 
 
 @cart_routes.route("GET", "/carts/{cart_id}", summary="A cart, priced now", response=s.Cart,
-                   path_patterns=CART_ID)
+                   path_patterns=CART_ID, customer="optional")
 def get_cart(req: Request, cart_id: str):
-    return present.cart(carts.get_cart(cart_id, ctx()))
+    return present.cart(carts.get_cart(cart_id, ctx(), customer_id_of(req)))
 
 
 @cart_routes.route("POST", "/carts/{cart_id}/items", summary="Add an item (adds to an existing line)",
-                   status=201, body=s.CartItemAdd, response=s.Cart, errors=(409,), path_patterns=CART_ID)
+                   status=201, body=s.CartItemAdd, response=s.Cart, errors=(409,), path_patterns=CART_ID,
+                   customer="optional")
 def add_item(req: Request, cart_id: str):
-    cmd = AddToCart(cart_id, req.body.sku, req.body.quantity)
+    cmd = AddToCart(cart_id, req.body.sku, req.body.quantity, customer_id_of(req))
     return present.cart(carts.add_item(cmd, ctx(), config.cart_ttl()))
 
 
 @cart_routes.route("PATCH", "/carts/{cart_id}/items/{sku}", summary="Set a line's quantity (0 removes it)",
-                   body=s.CartItemSet, response=s.Cart, errors=(409,), path_patterns={**CART_ID, **SKU})
+                   body=s.CartItemSet, response=s.Cart, errors=(409,), path_patterns={**CART_ID, **SKU},
+                   customer="optional")
 def set_item(req: Request, cart_id: str, sku: str):
-    cmd = SetCartLine(cart_id, sku, req.body.quantity)
+    cmd = SetCartLine(cart_id, sku, req.body.quantity, customer_id_of(req))
     return present.cart(carts.set_line(cmd, ctx(), config.cart_ttl()))
 
 
 @cart_routes.route("DELETE", "/carts/{cart_id}/items/{sku}", summary="Remove a line", response=s.Cart,
-                   errors=(409,), path_patterns={**CART_ID, **SKU})
+                   errors=(409,), path_patterns={**CART_ID, **SKU}, customer="optional")
 def remove_item(req: Request, cart_id: str, sku: str):
-    return present.cart(carts.remove_line(cart_id, sku, ctx(), config.cart_ttl()))
+    return present.cart(carts.remove_line(cart_id, sku, ctx(), config.cart_ttl(), customer_id_of(req)))
 
 
 # --- checkout -----------------------------------------------------------------------------------------
@@ -58,11 +62,13 @@ def remove_item(req: Request, cart_id: str, sku: str):
 @cart_routes.route("POST", "/carts/{cart_id}/checkout",
                    summary="Check out: reserve stock, redeem the code, create the order", status=201,
                    body=s.CheckoutIn, response=s.Checkout, errors=(409, 503),
-                   headers={"Idempotency-Key": {"minLength": 1, "maxLength": 255}}, path_patterns=CART_ID)
+                   headers={"Idempotency-Key": {"minLength": 1, "maxLength": 255}}, path_patterns=CART_ID,
+                   customer="optional")
 def checkout_cart(req: Request, cart_id: str):
     b: s.CheckoutIn = req.body
     a = b.shipping_address
-    cmd = PlaceOrder(cart_id=cart_id, idempotency_key=req.header("Idempotency-Key"), email=str(b.email),
+    cmd = PlaceOrder(cart_id=cart_id, idempotency_key=req.header("Idempotency-Key"),
+                     email=checkout_email(req, b.email), customer_id=customer_id_of(req),
                      shipping_address=None if a is None else Address(
                          name=a.name, line1=a.line1, line2=a.line2, city=a.city, postal_code=a.postal_code,
                          country=a.country, region=a.region),

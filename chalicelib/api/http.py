@@ -12,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 
 from .. import config
 from ..domain import errors as domain
+from ..domain.customers import Throttled
 from ..domain.ids import new_id
 from ..observability import log_invocation, logger, metrics
 from ..services.ports import PaymentGatewayError
@@ -25,6 +26,7 @@ STATUS_OF: dict[type, int] = {
     domain.Unauthenticated: 401,
     domain.Forbidden: 403,
     domain.Unavailable: 503,
+    Throttled: 429,
 }
 
 _TITLES = {400: "Malformed request", 401: "Missing or invalid credentials", 402: "Payment required",
@@ -49,6 +51,8 @@ def problem(status: int, detail: str = "", *, slug: str | None = None, title: st
 def problem_from(exc: domain.DomainError) -> Response:
     status = next((code for cls, code in STATUS_OF.items() if isinstance(exc, cls)), 400)
     extra = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if isinstance(exc, Throttled):
+        extra = {"Retry-After": str(exc.retry_after)}
     return problem(status, exc.detail, slug=exc.slug, title=exc.title, errors=exc.errors, headers=extra)
 
 
@@ -91,6 +95,7 @@ class RouteSpec:
     raw_body: bool = False  # the handler verifies and parses the body itself (signed webhooks)
     scope: str | None = None  # merchant scope required
     order_auth: bool = False  # order token or merchant key
+    customer: str = ""  # a customer's ID token: "required", "optional", or "erasure" (an erased account's too)
     headers: dict[str, dict] = field(default_factory=dict)  # required request headers -> schema
     errors: tuple[int, ...] = ()
     path_patterns: dict[str, str] = field(default_factory=dict)
@@ -108,6 +113,7 @@ class Request:
     query: Any = None
     merchant: Any = None
     bearer: str | None = None
+    customer: Any = None  # the signed-in customer's Profile, on routes that take a customer token
     lambda_context: Any = None
     raw_body: bytes = b""
 
@@ -121,6 +127,14 @@ def bearer_token(headers) -> str | None:
     if scheme.lower() != "bearer":
         return None
     return token.strip() or None
+
+
+_JWT = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
+
+
+def looks_like_jwt(token: str | None) -> bool:
+    """A customer's ID token, by its shape (order tokens and merchant keys have none of its dots)."""
+    return bool(token) and bool(_JWT.match(token))
 
 
 def storefront_cors():
@@ -141,12 +155,13 @@ class Router:
 
     def route(self, method: str, path: str, *, summary: str, status: int = 200, body=None, query=None,
               response=None, scope: str | None = None, order_auth: bool = False, headers=None,
-              errors: tuple[int, ...] = (), path_patterns: dict[str, str] | None = None, raw_body: bool = False):
+              errors: tuple[int, ...] = (), path_patterns: dict[str, str] | None = None, raw_body: bool = False,
+              customer: str = ""):
         def decorate(fn: Callable) -> Callable:
             spec = RouteSpec(method=method, path=path, summary=summary, tag=self.tag, handler=fn, status=status,
                              body=body, query=query, response=response, scope=scope, order_auth=order_auth,
                              headers=headers or {}, errors=errors, path_patterns=path_patterns or {},
-                             raw_body=raw_body)
+                             raw_body=raw_body, customer=customer)
             ROUTES.append(spec)
             blueprint = self.blueprint
 
@@ -176,6 +191,10 @@ def _dispatch(spec: RouteSpec, request, lambda_context, path_params: dict) -> Re
             req.merchant.require(spec.scope)
         elif spec.order_auth and not req.bearer:
             raise domain.Unauthenticated("send Authorization: Bearer <order access token or merchant key>")
+        elif spec.customer and (spec.customer != "optional" or looks_like_jwt(req.bearer)):
+            if not req.bearer:
+                raise domain.Unauthenticated("send Authorization: Bearer <ID token from /auth/sign-in>")
+            req.customer = _authenticate_customer(req.bearer, allow_erased=spec.customer == "erasure")
         if spec.query is not None:
             try:
                 req.query = spec.query.model_validate(dict(request.query_params or {}))
@@ -249,12 +268,19 @@ def _authenticate(token: str):
     raise RuntimeError("install(app, authenticate=...) was not called")
 
 
-def install(app, routers, *, authenticate: Callable) -> None:
+def _authenticate_customer(token: str, *, allow_erased: bool = False):
+    raise domain.Unauthenticated("customer accounts are not enabled")
+
+
+def install(app, routers, *, authenticate: Callable, authenticate_customer: Callable | None = None) -> None:
     """Registers the routers' blueprints and the middleware. `authenticate(token)` turns a merchant's bearer
-    token into the merchant (or raises Unauthenticated): given by the caller, so this module knows no wiring."""
-    global _authenticate
+    token into the merchant (or raises Unauthenticated): given by the caller, so this module knows no wiring.
+    `authenticate_customer(token, allow_erased=...)` does the same for a customer's ID token."""
+    global _authenticate, _authenticate_customer
 
     _authenticate = authenticate
+    if authenticate_customer is not None:
+        _authenticate_customer = authenticate_customer
     for router in routers:
         app.register_blueprint(router.blueprint)
     app.register_middleware(log_invocation)  # every function, HTTP or not

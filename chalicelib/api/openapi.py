@@ -57,6 +57,8 @@ def document() -> dict:
             codes.add(422)
         if r.scope or r.order_auth:
             codes |= {401, 403, 404} if r.scope else {401, 404}
+        if r.customer:
+            codes.add(401)
         if "{" in r.path:
             codes.add(404)
         for code in sorted(codes):
@@ -67,7 +69,9 @@ def document() -> dict:
             op["security"] = [{"merchantKey": []}]
             op["description"] = f"Requires a merchant API key with the `{r.scope}` scope."
         elif r.order_auth:
-            op["security"] = [{"orderToken": []}, {"merchantKey": []}]
+            op["security"] = [{"orderToken": []}, {"merchantKey": []}, {"customerToken": []}]
+        elif r.customer:
+            op["security"] = [{}, {"customerToken": []}] if r.customer == "optional" else [{"customerToken": []}]
         paths.setdefault(r.path, {})[r.method.lower()] = op
     return {
         "openapi": "3.1.0",
@@ -79,6 +83,8 @@ def document() -> dict:
             "securitySchemes": {
                 "merchantKey": {"type": "http", "scheme": "bearer", "description": "merchant API key (sk_...)"},
                 "orderToken": {"type": "http", "scheme": "bearer", "description": "order access token from checkout"},
+                "customerToken": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                                  "description": "a customer's Cognito ID token, from POST /auth/sign-in"},
             },
         },
     }

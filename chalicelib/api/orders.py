@@ -6,8 +6,9 @@ from ..domain.money import Money
 from ..services import lifecycle, orders
 from . import presenters as present
 from . import schemas as s
+from .accounts import order_for_customer_token
 from .common import ORDER_ID, ctx
-from .http import Request, Router
+from .http import Request, Router, looks_like_jwt
 
 order_routes = Router("orders", "orders", cors=True)
 admin = Router("orders_admin", "merchant")
@@ -17,6 +18,8 @@ ROUTERS = [order_routes, admin]
 @order_routes.route("GET", "/orders/{order_id}", summary="An order, for its owner or a merchant",
                     response=s.Order, order_auth=True, path_patterns=ORDER_ID)
 def get_order(req: Request, order_id: str):
+    if looks_like_jwt(req.bearer):
+        return present.order(order_for_customer_token(order_id, req.bearer))
     return present.order(orders.get_order_as(order_id, req.bearer, ctx(), bootstrap_hash=config.admin_api_key_hash()))
 
 

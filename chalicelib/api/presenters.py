@@ -77,7 +77,8 @@ def order(o: Order) -> s.Order:
         refunded=money(o.refunded or Money.zero(o.currency)), refunds=[refund(r) for r in o.refunds],
         created_at=rfc3339(o.created_at),
         updated_at=rfc3339(o.updated_at),
-        history=[s.HistoryEntry(status=h.status, at=rfc3339(h.at)) for h in o.history])
+        history=[s.HistoryEntry(status=h.status, at=rfc3339(h.at)) for h in o.history],
+        customer_id=o.customer_id or None)
 
 
 def checkout(result: CheckoutResult) -> s.Checkout:

@@ -1,9 +1,12 @@
 """Request and response models, defined once: they validate requests and generate /openapi.json."""
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+
+from ..domain.text import clean_line
 
 COUNTRIES = frozenset("""
 AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS BT BV BW BY BZ
@@ -198,7 +201,7 @@ class ShippingChoice(Output):
 
 class Cart(Output):
     id: str
-    status: Literal["open", "checked_out"]
+    status: Literal["open", "checked_out", "merged"]
     lines: list[Line]
     subtotal: Money
     total: Money
@@ -217,18 +220,28 @@ class Cart(Output):
 
 # --- checkout and orders -----------------------------------------------------------------------------
 
+def _line(max_length: int):
+    """A line of an address: NFC, stripped, not blank, no control or format characters (domain.text)."""
+    return Annotated[str, Field(min_length=1, max_length=max_length),
+                     AfterValidator(partial(clean_line, max_length=max_length))]
+
+
+AddressLine, AddressCity, PostalCode = _line(200), _line(100), _line(20)
+
+
 class AddressIn(Input):
-    name: Text
-    line1: Text
-    line2: Text | None = None
-    city: Annotated[str, StringConstraints(min_length=1, max_length=100)]
-    postal_code: Annotated[str, StringConstraints(min_length=1, max_length=20)]
+    name: AddressLine
+    line1: AddressLine
+    line2: AddressLine | None = None
+    city: AddressCity
+    postal_code: PostalCode
     country: Country = Field(description="ISO 3166-1 alpha-2")
-    region: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
+    region: AddressCity | None = None
 
 
 class CheckoutIn(Input):
-    email: Annotated[EmailStr, StringConstraints(max_length=254)]
+    email: Annotated[EmailStr, StringConstraints(max_length=254)] | None = Field(
+        default=None, description="Required for a guest; a signed-in customer's account email is the default")
     shipping_address: AddressIn | None = Field(default=None, description="omit to use the cart's destination")
     shipping_method: ShippingMethodId | None = Field(default=None, description="omit to use the cart's method")
 
@@ -285,6 +298,7 @@ class Order(Output):
     created_at: Timestamp
     updated_at: Timestamp
     history: list[HistoryEntry]
+    customer_id: str | None = Field(default=None, description="The account that placed it; null for a guest")
 
 
 class OrderPage(Output):
@@ -334,12 +348,12 @@ class MerchantEventIn(Input):
 
 
 EventType = Literal["order.created", "order.paid", "order.shipped", "order.canceled", "order.refunded",
-                    "inventory.low"]
+                    "inventory.low", "return.requested", "return.refunded"]
 
 
 class WebhookEndpointIn(Input):
     url: Annotated[str, StringConstraints(min_length=8, max_length=2048)]
-    events: Annotated[list[EventType], Field(min_length=1, max_length=6)]
+    events: Annotated[list[EventType], Field(min_length=1, max_length=8)]
 
 
 class WebhookEndpointOut(Output):

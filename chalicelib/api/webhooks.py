@@ -1,7 +1,10 @@
 """Webhooks in (Stripe, merchant systems) and out (endpoints and the delivery log)."""
 from __future__ import annotations
 
+from aws_lambda_powertools.metrics import MetricUnit
+
 from .. import config, wiring
+from ..observability import logger, metrics
 from . import presenters as present
 from . import schemas as s
 from .common import DELIVERY_ID, WEBHOOK_ENDPOINT_ID, ctx
@@ -17,12 +20,20 @@ ROUTERS = [hooks, admin]
 @hooks.route("POST", "/webhooks/stripe", summary="Stripe events (signed with Stripe-Signature)",
              body=s.StripeEventIn, raw_body=True, response=s.Received)
 def stripe_webhook(req: Request):
-    try:
-        event = wiring.verify_stripe_event(req.raw_body, req.header("Stripe-Signature"))
-    except wiring.BadStripeSignature as exc:
-        raise BadRequest(f"invalid Stripe signature: {exc}") from None
+    import time
 
-    wiring.apply_stripe_event(event, lambda_context=req.lambda_context)
+    from ..domain import webhooks as signatures
+
+    try:
+        signatures.verify(config.stripe_webhook_secret(), req.raw_body, req.header("Stripe-Signature"),
+                          int(time.time()), config.webhook_tolerance_seconds())
+    except signatures.BadSignature as exc:
+        raise BadRequest(f"invalid Stripe signature: {exc}") from None
+    event = signatures.read_event(req.raw_body)
+    if wiring.apply_stripe_event(event, lambda_context=req.lambda_context) == "rejected":
+        # Answered 200 so that Stripe stops sending it; kept in the inbound events for a person to look at.
+        logger.error("Stripe event rejected", extra={"event_id": event["id"], "event_type": event["type"]})
+        metrics.add_metric(name="StripeEventsRejected", unit=MetricUnit.Count, value=1)
     return s.Received(received=True)
 
 

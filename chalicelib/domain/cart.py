@@ -24,9 +24,14 @@ class Cart:
     discount_code: str = ""
     shipping_address: Address | None = None
     shipping_method: str = ""
+    customer_id: str = ""  # the account that owns it; "" for a guest cart (its id is the capability)
 
     def is_expired(self, now: datetime) -> bool:
         return now >= self.expires_at
+
+    def visible_to(self, customer_id: str) -> bool:
+        """A customer's cart is theirs alone; a guest cart is anyone's who holds its id."""
+        return not self.customer_id or self.customer_id == customer_id
 
     def ensure_open(self) -> None:
         if self.status != "open":
@@ -85,19 +90,22 @@ class PricedLine:
         return self.unit_price * self.quantity
 
 
-def subtotal(lines, currency: str) -> Money:
-    return total([line.total for line in lines], currency)
+class Priced:
+    """What a priced cart and an order share: the sums of their `lines` in their `currency`, in one place."""
 
-
-@dataclass(frozen=True)
-class PricedCart:
-    lines: list[PricedLine]
+    lines: list[PricedLine] | tuple[PricedLine, ...]
     currency: str
-    unavailable: list[str] = field(default_factory=list)
 
     @property
     def subtotal(self) -> Money:
-        return subtotal(self.lines, self.currency)
+        return total([line.total for line in self.lines], self.currency)
+
+
+@dataclass(frozen=True)
+class PricedCart(Priced):
+    lines: list[PricedLine]
+    currency: str
+    unavailable: list[str] = field(default_factory=list)
 
 
 def price_lines(lines: dict[str, int], catalog: dict[str, SkuInfo], currency: str) -> PricedCart:

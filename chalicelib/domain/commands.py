@@ -40,6 +40,7 @@ class AddToCart:
     cart_id: str
     sku: str
     quantity: int
+    customer_id: str = ""  # who asks: a customer's cart answers only to that customer
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class SetCartLine:
     cart_id: str
     sku: str
     quantity: int
+    customer_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -55,4 +57,5 @@ class PlaceOrder:
     idempotency_key: str
     email: str
     shipping_address: Address | None  # None: the cart's destination
+    customer_id: str = ""  # set when a signed-in customer checks out
     shipping_method: str = ""  # empty: the cart's method

@@ -4,7 +4,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from .address import Address
-from .cart import PricedLine
+from .cart import Priced, PricedLine
 from .errors import InvalidTransition
 from .ids import derived_id
 from .money import Money
@@ -103,7 +103,7 @@ class Settlement:
 
 
 @dataclass(frozen=True)
-class Order:
+class Order(Priced):
     id: str
     status: str
     email: str
@@ -121,6 +121,7 @@ class Order:
     refunds: tuple[Refund, ...] = ()
     payment_token: str = ""
     shipment_token: str = ""
+    customer_id: str = ""  # the account that placed it; "" for a guest
     breakdown: Breakdown | None = None  # None only for orders placed before pricing: then lines are all
     shipping_method: ShippingChoice | None = None
     discount: AppliedCode | None = None
@@ -130,15 +131,15 @@ class Order:
     @classmethod
     def place(cls, *, order_id: str, cart_id: str, email: str, lines: list[PricedLine], currency: str,
               shipping_address: Address, payment: Payment, access_token_hash: str, at: datetime,
-              breakdown: Breakdown | None = None, shipping_method: ShippingChoice | None = None,
-              discount: AppliedCode | None = None) -> Order:
+              customer_id: str = "", breakdown: Breakdown | None = None,
+              shipping_method: ShippingChoice | None = None, discount: AppliedCode | None = None) -> Order:
         """A placed order waits for its payment; one that needs none (its total is 0: provider "none") is paid
         at once."""
         order = cls(id=order_id, status=PENDING_PAYMENT, email=email, lines=tuple(lines),
                     shipping_address=shipping_address, payment=payment, access_token_hash=access_token_hash,
                     created_at=at, updated_at=at, history=(StatusChange(PENDING_PAYMENT, at),),
-                    currency=currency, cart_id=cart_id, refunded=Money.zero(currency), breakdown=breakdown,
-                    shipping_method=shipping_method, discount=discount)
+                    currency=currency, cart_id=cart_id, refunded=Money.zero(currency), customer_id=customer_id,
+                    breakdown=breakdown, shipping_method=shipping_method, discount=discount)
         order.events.append(OrderPlaced(order_id, order.total))
         if payment.provider == NO_PROVIDER:
             return order.transition(PAID, at)

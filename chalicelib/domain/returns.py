@@ -66,6 +66,29 @@ class PaidLine:
         """round(units × paid / quantity), half up. Shipping is never part of it."""
         return Money(divide_half_up(units * self.paid.amount, self.quantity), self.paid.currency)
 
+    def share(self, units: int, already: int = 0) -> Money:
+        """What `units` more refund when `already` units of the line are held by other returns: the rounded
+        share of all of them less the rounded share of those. The first return of a line refunds exactly
+        `refund_for(units)`; returns that together take the whole line refund exactly what it paid."""
+        return self.refund_for(already + units) - self.refund_for(already)
+
+
+def paid_lines(order) -> list[PaidLine]:
+    """What each line of `order` paid, from what the order records. The one place that reads an order's
+    price breakdown for returns: a line without a recorded `discount` or `tax` had none, and an order that
+    does not record `prices_include_tax` was priced with tax excluded."""
+    breakdown = getattr(order, "pricing", None)  # an Order's breakdown, fixed at checkout
+    include_tax = bool(breakdown.prices_include_tax if breakdown is not None
+                       else getattr(order, "prices_include_tax", False))
+    out = []
+    for line in order.lines:
+        zero = Money.zero(line.total.currency)
+        priced = breakdown.line(line.sku) if breakdown is not None else line
+        out.append(PaidLine.of(line.sku, line.quantity, total=line.total,
+                               discount=getattr(priced, "discount", None) or zero,
+                               tax=getattr(priced, "tax", None) or zero, prices_include_tax=include_tax))
+    return out
+
 
 @dataclass(frozen=True)
 class ReturnLine:
@@ -105,6 +128,8 @@ class Return:
     updated_at: datetime
     history: tuple[StatusChange, ...]
     rejection_reason: str = ""
+    refund_id: str = ""  # the order's refund that paid this return back
+    refunded: Money | None = None  # what that refund gave back (less than refund_total only if less was left)
     version: int = 0
     events: list = field(default_factory=list, compare=False, repr=False)
 
@@ -121,21 +146,24 @@ class Return:
 
     @classmethod
     def request(cls, *, return_id: str, order_id: str, order_status: str, shipped_at: datetime | None,
-                paid_lines: Iterable[PaidLine], asked: Iterable[tuple[str, int]], others: Iterable[Return],
-                reason: str, currency: str, at: datetime, window_days: int) -> Return:
-        """A shopper's request, checked against the order and the returns it already has."""
+                paid_lines: Iterable[PaidLine], asked: Iterable[tuple[str, int]], others: Iterable[Return] = (),
+                reason: str, currency: str, at: datetime, window_days: int,
+                held: Mapping[str, int] | None = None) -> Return:
+        """A shopper's request, checked against the order and the returns it already has: `others`, or
+        `held`, the units of each SKU they hold (as the store's ledger of the order's returns keeps it)."""
         if order_status != "shipped" or shipped_at is None:
             raise ReturnNotAllowed(f"order {order_id} is {order_status}; only a shipped order can be returned")
         if at > shipped_at + timedelta(days=window_days):
             raise ReturnNotAllowed(f"order {order_id} shipped more than {window_days} days ago")
         by_sku = {line.sku: line for line in paid_lines}
         wanted = _asked_by_sku(asked, by_sku)
-        left = returnable(by_sku.values(), others)
+        held = dict(held) if held is not None else held_units(others)
+        left = {sku: max(line.quantity - held.get(sku, 0), 0) for sku, line in by_sku.items()}
         over = [FieldError(f"lines[{i}].quantity", f"{sku}: {left.get(sku, 0)} left to return")
                 for i, (sku, qty) in enumerate(wanted.items()) if qty > left.get(sku, 0)]
         if over:
             raise ReturnQuantityExceeded("more units than were shipped and are not already being returned", over)
-        lines = tuple(ReturnLine(sku, qty, by_sku[sku].refund_for(qty)) for sku, qty in wanted.items())
+        lines = tuple(ReturnLine(sku, qty, by_sku[sku].share(qty, held.get(sku, 0))) for sku, qty in wanted.items())
         created = cls(id=return_id, order_id=order_id, status=REQUESTED, lines=lines, reason=reason,
                       currency=currency, created_at=at, updated_at=at, history=(StatusChange(REQUESTED, at),))
         created.events.append(ReturnRequested(return_id, order_id))
@@ -151,8 +179,9 @@ class Return:
         """The goods are back: their units go on hand in the same write (the caller's stock moves)."""
         return self._move(RECEIVED, at)
 
-    def mark_refunded(self, at: datetime) -> Return:
-        return self._move(REFUNDED, at)
+    def mark_refunded(self, at: datetime, *, refund_id: str = "", amount: Money | None = None) -> Return:
+        refunded = amount if amount is not None else self.refund_total
+        return replace(self._move(REFUNDED, at), refund_id=refund_id, refunded=refunded)
 
     def _move(self, target: str, at: datetime) -> Return:
         if target not in TRANSITIONS.get(self.status, frozenset()):
@@ -163,14 +192,20 @@ class Return:
         return moved
 
 
-def returnable(paid_lines: Iterable[PaidLine], others: Iterable[Return]) -> dict[str, int]:
-    """Units of each SKU still free to return: shipped, less what returns that hold units hold."""
-    left = {line.sku: line.quantity for line in paid_lines}
-    for other in others:
+def held_units(returns: Iterable[Return]) -> dict[str, int]:
+    """Units of each SKU that returns holding units hold."""
+    held: dict[str, int] = {}
+    for other in returns:
         if other.holds_units:
             for line in other.lines:
-                left[line.sku] = left.get(line.sku, 0) - line.quantity
-    return {sku: max(qty, 0) for sku, qty in left.items()}
+                held[line.sku] = held.get(line.sku, 0) + line.quantity
+    return held
+
+
+def returnable(paid_lines: Iterable[PaidLine], others: Iterable[Return]) -> dict[str, int]:
+    """Units of each SKU still free to return: shipped, less what returns that hold units hold."""
+    held = held_units(others)
+    return {line.sku: max(line.quantity - held.get(line.sku, 0), 0) for line in paid_lines}
 
 
 def _asked_by_sku(asked: Iterable[tuple[str, int]], known: Mapping[str, PaidLine]) -> dict[str, int]:

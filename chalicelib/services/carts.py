@@ -22,11 +22,13 @@ class CartView:
     quote: Quote
 
 
-def create_cart(ctx: Context, ttl: timedelta, *, items: list[tuple[str, int]] = ()) -> CartView:
+def create_cart(ctx: Context, ttl: timedelta, *, items: list[tuple[str, int]] = (),
+                customer_id: str = "") -> CartView:
     """A new cart, empty or with its first lines: each added as `add_item` would (lines of one SKU add up),
-    in one write."""
+    in one write. With `customer_id`, the cart is that customer's alone."""
     now = ctx.clock()
-    cart = Cart(id=new_id("cart"), status="open", lines={}, created_at=now, updated_at=now, expires_at=now + ttl)
+    cart = Cart(id=new_id("cart"), status="open", lines={}, created_at=now, updated_at=now, expires_at=now + ttl,
+                customer_id=customer_id)
     infos = ctx.catalog.sku_info(list({sku for sku, _ in items})) if items else {}
     for i, (sku, quantity) in enumerate(items):
         info = infos.get(sku)
@@ -41,10 +43,11 @@ def create_cart(ctx: Context, ttl: timedelta, *, items: list[tuple[str, int]] = 
     return view(cart, ctx)
 
 
-def load_cart(cart_id: str, ctx: Context) -> Cart:
+def load_cart(cart_id: str, ctx: Context, customer_id: str = "") -> Cart:
     cart = ctx.carts.get(cart_id)
     # TTL deletes lazily (days late in AWS, never in moto): an expired cart is gone, whatever the table says.
-    if cart is None or cart.is_expired(ctx.clock()):
+    # A customer's cart is 404 to anyone else, even with its id.
+    if cart is None or cart.is_expired(ctx.clock()) or not cart.visible_to(customer_id):
         raise NotFound(f"no cart {cart_id}")
     return cart
 
@@ -55,12 +58,12 @@ def view(cart: Cart, ctx: Context) -> CartView:
                                         address=cart.shipping_address, method_id=cart.shipping_method))
 
 
-def get_cart(cart_id: str, ctx: Context) -> CartView:
-    return view(load_cart(cart_id, ctx), ctx)
+def get_cart(cart_id: str, ctx: Context, customer_id: str = "") -> CartView:
+    return view(load_cart(cart_id, ctx, customer_id), ctx)
 
 
-def _change(cart_id: str, ctx: Context, change) -> CartView:
-    saved = retrying(lambda: ctx.carts.save(change(load_cart(cart_id, ctx))), times=_RETRIES,
+def _change(cart_id: str, ctx: Context, change, customer_id: str = "") -> CartView:
+    saved = retrying(lambda: ctx.carts.save(change(load_cart(cart_id, ctx, customer_id))), times=_RETRIES,
                      conflict=f"cart {cart_id} is being changed concurrently; try again")
     return view(saved, ctx)
 
@@ -77,7 +80,7 @@ def add_item(cmd: AddToCart, ctx: Context, ttl: timedelta) -> CartView:
                              [FieldError(cmd.sku, f"only {info.available} available")])
         return updated
 
-    return _change(cmd.cart_id, ctx, change)
+    return _change(cmd.cart_id, ctx, change, cmd.customer_id)
 
 
 def set_line(cmd: SetCartLine, ctx: Context, ttl: timedelta) -> CartView:
@@ -91,8 +94,8 @@ def set_line(cmd: SetCartLine, ctx: Context, ttl: timedelta) -> CartView:
                                  [FieldError(cmd.sku, f"only {available} available")])
         return updated
 
-    return _change(cmd.cart_id, ctx, change)
+    return _change(cmd.cart_id, ctx, change, cmd.customer_id)
 
 
-def remove_line(cart_id: str, sku: str, ctx: Context, ttl: timedelta) -> CartView:
-    return _change(cart_id, ctx, lambda cart: cart.remove(sku, ctx.clock(), ttl))
+def remove_line(cart_id: str, sku: str, ctx: Context, ttl: timedelta, customer_id: str = "") -> CartView:
+    return _change(cart_id, ctx, lambda cart: cart.remove(sku, ctx.clock(), ttl), customer_id)

@@ -53,7 +53,7 @@ def place_order(cmd: PlaceOrder, ctx: Context, *, token_secret: str = "") -> Che
     # The order id is derived from the cart and the key: a retry can never create a second order.
     order_id = derived_id("ord", cmd.cart_id, cmd.idempotency_key)
     for _ in range(_RETRIES):
-        cart = load_cart(cmd.cart_id, ctx)
+        cart = load_cart(cmd.cart_id, ctx, cmd.customer_id)
         if cart.status != "open":
             placed = ctx.orders.get(order_id)
             if placed is not None and token_secret:
@@ -88,7 +88,8 @@ def place_order(cmd: PlaceOrder, ctx: Context, *, token_secret: str = "") -> Che
         token = access_token(order_id, token_secret)
         order = Order.place(order_id=order_id, cart_id=cart.id, email=cmd.email, lines=priced.lines,
                             currency=ctx.currency, shipping_address=address, payment=payment,
-                            access_token_hash=sha256_hex(token), at=ctx.clock(), breakdown=q.breakdown,
+                            access_token_hash=sha256_hex(token), at=ctx.clock(), customer_id=cmd.customer_id,
+                            breakdown=q.breakdown,
                             shipping_method=ShippingChoice(q.method.id, q.method.name) if q.method else None,
                             discount=AppliedCode(q.discount.code, q.discount.once_per_email) if q.discount else None)
 
@@ -124,7 +125,8 @@ def _answer_again(order: Order, cmd: PlaceOrder, ctx: Context, token_secret: str
     same_address = cmd.shipping_address is None or order.shipping_address == cmd.shipping_address
     same_method = not cmd.shipping_method or (order.shipping_method is not None
                                               and order.shipping_method.method_id == cmd.shipping_method)
-    if order.cart_id != cmd.cart_id or order.email != cmd.email or not same_address or not same_method:
+    if (order.cart_id != cmd.cart_id or order.email != cmd.email or not same_address or not same_method
+            or order.customer_id != cmd.customer_id):
         raise IdempotencyKeyReused("this Idempotency-Key was used with a different request")
     if not order.payment.payment_intent_id:
         token = access_token(order.id, token_secret)

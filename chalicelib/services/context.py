@@ -17,6 +17,7 @@ from .ports import (
     Workflow,
 )
 from .pricing_store import PricingStore
+from .returns_port import Returns
 
 
 @dataclass(frozen=True)
@@ -38,3 +39,4 @@ class Context:
     sender: WebhookSender | None = None
     pricing: PricingStore | None = None
     prices_include_tax: bool = False
+    returns: Returns | None = None

@@ -2,11 +2,15 @@
 Every event is recorded with what was done with it; an event that does not fit changes nothing."""
 from __future__ import annotations
 
+import re
+
 from ..domain.commands import SetStock
 from ..domain.errors import DomainError, FieldError, Invalid
 from . import catalog, lifecycle
 from .context import Context
 from .ports import InboundEvent
+
+_ORDER_ID = re.compile(r"ord_[a-z2-7]{26}")
 
 _INTENT_STATUS = {
     "payment_intent.succeeded": "succeeded",
@@ -17,30 +21,47 @@ _INTENT_STATUS = {
 
 
 def stripe_event(event: dict, ctx: Context) -> str:
-    """Applies a verified Stripe event. Returns the outcome recorded: processed or ignored."""
-    event_id, event_type = str(event.get("id", "")), str(event.get("type", ""))
-    obj = (event.get("data") or {}).get("object") or {}
-    outcome, detail = _apply_stripe(event_type, obj, ctx)
+    """Applies a verified, well-formed Stripe event (domain.webhooks.read_event). Returns the outcome
+    recorded: processed, ignored (nothing for Shelf to do) or rejected (it contradicts the order: the
+    event is kept for a person to look at, and Stripe is answered so that it stops sending it)."""
+    event_id, event_type = event["id"], event["type"]
+    obj = event["data"].get("object")
+    try:
+        outcome, detail = _apply_stripe(event_type, obj if isinstance(obj, dict) else {}, ctx)
+    except Invalid as refusal:
+        outcome, detail = "rejected", f"{refusal.slug}: {refusal.detail}"
     ctx.inbound.record(InboundEvent("stripe", event_id, event_type, outcome, detail))
     return outcome
+
+
+def _int(value) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _apply_stripe(event_type: str, obj: dict, ctx: Context) -> tuple[str, str]:
     if event_type not in _INTENT_STATUS and event_type != "charge.refunded":
         return "ignored", f"{event_type} is not an event Shelf acts on"
-    order_id = str((obj.get("metadata") or {}).get("order_id") or "")
+    metadata = obj.get("metadata")
+    order_id = metadata.get("order_id") if isinstance(metadata, dict) else None
+    if not isinstance(order_id, str) or not _ORDER_ID.fullmatch(order_id):
+        return "ignored", "no order id in data.object.metadata.order_id"
     intent_id = obj.get("id") if event_type.startswith("payment_intent.") else obj.get("payment_intent")
-    order = ctx.orders.get(order_id) if order_id else None
+    order = ctx.orders.get(order_id)
     if order is None:
-        return "ignored", f"no order {order_id!r}"
-    if (intent_id != order.payment.payment_intent_id or obj.get("amount") != order.total.amount
-            or str(obj.get("currency", "")).upper() != order.currency):
-        return "ignored", (f"mismatch: intent {intent_id}, {obj.get('amount')} {obj.get('currency')} vs order's "
-                           f"{order.payment.payment_intent_id}, {order.total.amount} {order.currency}")
+        return "ignored", f"no order {order_id}"
+    amount, currency = _int(obj.get("amount")), obj.get("currency")
+    if (intent_id != order.payment.payment_intent_id or amount != order.total.amount
+            or not isinstance(currency, str) or currency.upper() != order.currency):
+        return "ignored", (f"mismatch: intent {str(intent_id)[:40]}, {str(obj.get('amount'))[:20]} "
+                           f"{str(currency)[:10]} vs order's {order.payment.payment_intent_id}, "
+                           f"{order.total.amount} {order.currency}")
     if event_type == "charge.refunded":
-        refunded = obj.get("amount_refunded")
-        if not isinstance(refunded, int) or isinstance(refunded, bool):
+        refunded = _int(obj.get("amount_refunded"))
+        if refunded is None or refunded < 0:
             return "ignored", "no amount_refunded"
+        if refunded > order.total.amount:
+            return "rejected", (f"Stripe reports {refunded} refunded, more than the order's total of "
+                                f"{order.total.amount}: nothing booked")
         lifecycle.record_external_refund(order.id, refunded, ctx)
         return "processed", f"refunded {refunded} in total"
     status = _INTENT_STATUS[event_type]
@@ -51,7 +72,9 @@ def _apply_stripe(event_type: str, obj: dict, ctx: Context) -> tuple[str, str]:
         return "ignored", f"order is {after.status} with payment {after.payment.status}: a late event"
     detail = ""
     if event_type == "payment_intent.payment_failed":
-        detail = str(((obj.get("last_payment_error") or {}).get("message")) or "payment failed")
+        error = obj.get("last_payment_error")
+        message = error.get("message") if isinstance(error, dict) else None
+        detail = message[:500] if isinstance(message, str) and message else "payment failed"
     return "processed", detail
 
 
@@ -92,5 +115,10 @@ def _apply_merchant(event_type: str, data: dict, ctx: Context, threshold: int) -
         sku = _text(data, "sku", 64)
         catalog.set_stock(SetStock(sku, on_hand), ctx, threshold=threshold)
         return "processed", f"{sku} on hand {on_hand}"
+    if event_type == "return.received":
+        from . import returns
+
+        ret = returns.receive(_text(data, "return_id", 64), ctx)
+        return "processed", f"return {ret.id} is {ret.status}"
     return "ignored", f"{event_type} is not an event Shelf acts on"
 

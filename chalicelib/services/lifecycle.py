@@ -267,14 +267,30 @@ def compensate(order_id: str, ctx: Context, *, error: str) -> str:
 
 # --- refunds ---------------------------------------------------------------------------------------
 
-def refund(order_id: str, amount: Money | None, reason: str, ctx: Context) -> tuple[Order, Refund]:
+def refund(order_id: str, amount: Money | None, reason: str, ctx: Context, *,
+           refund_id: str = "", at_most: bool = False,
+           metadata: dict[str, str] | None = None) -> tuple[Order, Refund | None]:
     """Books the refund before asking the provider (so concurrent refunds never exceed the payment), then
-    records the provider's answer. An authorization never captured is released (its intent voided), in full."""
-    refund_id = new_id("re")
+    records the provider's answer. An authorization never captured is released (its intent voided), in full.
+
+    A caller that names its `refund_id` (derived from what it refunds) may run again: a refund booked under
+    that id already is carried out (the provider answers the same idempotency key with what it did), never
+    booked twice, and a provider failure that may pass leaves it booked for that next run. With `at_most`,
+    `amount` is capped at what is left of the payment, decided from the version being written; when nothing
+    is left, nothing is booked and the refund is None. `metadata` (with the order and refund ids) goes on the
+    provider's refund."""
+    keyed = bool(refund_id)
+    refund_id = refund_id or new_id("re")
     writes = OrderWrites(order_id, ctx)
 
     def book(order: Order):
+        if any(r.id == refund_id for r in order.refunds):
+            return None
         value = amount if amount is not None else order.refundable
+        if at_most:
+            if order.refundable.amount <= 0:
+                return None
+            value = min(value, order.refundable)
         if order.payment.status == AUTHORIZED and order.status == PAID and value != order.refundable:
             raise InvalidTransition(f"order {order_id} is authorized only: its authorization is released in "
                                     "full, or captured when it ships")
@@ -282,16 +298,22 @@ def refund(order_id: str, amount: Money | None, reason: str, ctx: Context) -> tu
                                          created_at=ctx.clock()), ctx.clock())
 
     order = writes(book)
-    booked = next(r for r in order.refunds if r.id == refund_id)
+    booked = next((r for r in order.refunds if r.id == refund_id), None)
+    if booked is None or booked.status != "pending":
+        return writes.dispatch(), booked
     release = order.payment.status == AUTHORIZED
     try:
         if release:
             ctx.payments.cancel_intent(order.payment.payment_intent_id, f"{order_id}:{refund_id}")
             provider_id = ""
         else:
+            extra = {"metadata": {"order_id": order_id, "refund_id": refund_id, **metadata}} if metadata else {}
             provider_id = ctx.payments.refund(order.payment.payment_intent_id, booked.amount,
-                                              f"{order_id}:{refund_id}")
-    except PaymentGatewayError:
+                                              f"{order_id}:{refund_id}", **extra)
+    except PaymentGatewayError as exc:
+        if keyed and exc.retryable:
+            writes.dispatch()
+            raise  # booked still: the next run asks again with the same key
         writes(lambda o: o.fail_refund(refund_id, ctx.clock()))
         writes.dispatch()
         if writes.order.status == CANCELED:

@@ -164,8 +164,10 @@ class PaymentGateway(ABC):
         """Capture an intent that was authorized only (status requires_capture)."""
 
     @abstractmethod
-    def refund(self, payment_intent_id: str, amount: Money, idempotency_key: str) -> str:
-        """Refund part or all of a captured payment. Returns the provider's refund id."""
+    def refund(self, payment_intent_id: str, amount: Money, idempotency_key: str, *,
+               metadata: dict[str, str] | None = None) -> str:
+        """Refund part or all of a captured payment. Returns the provider's refund id. `metadata` is kept
+        on the provider's refund (what it refunds: a return), where its dashboard shows it."""
 
 
 class StaleWrite(Exception):
@@ -292,10 +294,19 @@ class Webhooks(ABC):
         queue counts the attempts and parks the delivery in its dead-letter queue after the last."""
 
 
+class SendFailed(Exception):
+    """A webhook POST got no answer. `kind` is the class of failure (timeout, connection_refused, tls, dns,
+    connection_reset, connection_error): what the delivery log shows, never the raw error."""
+
+    def __init__(self, kind: str):
+        super().__init__(kind)
+        self.kind = kind
+
+
 class WebhookSender(ABC):
     @abstractmethod
     def post(self, url: str, body: bytes, headers: dict[str, str], timeout: float) -> int:
-        """POST and return the status code; raise OSError-like errors for network failures."""
+        """POST and return the status code; raise SendFailed when no answer came."""
 
     @abstractmethod
     def resolve(self, host: str) -> list[str]: ...

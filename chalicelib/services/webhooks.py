@@ -9,10 +9,11 @@ from ..domain import webhooks as rules
 from ..domain.errors import Conflict, FieldError, Invalid, NotFound, found
 from ..domain.ids import new_id, new_secret, rfc3339
 from .context import Context
-from .ports import Delivery, Event, Notifier, Page, StaleWrite, WebhookEndpoint, Webhooks
+from .ports import Delivery, Event, Notifier, Page, SendFailed, StaleWrite, WebhookEndpoint, Webhooks
 from .retry import retrying
 
-EVENT_TYPES = ("order.created", "order.paid", "order.shipped", "order.canceled", "order.refunded", "inventory.low")
+EVENT_TYPES = ("order.created", "order.paid", "order.shipped", "order.canceled", "order.refunded", "inventory.low",
+               "return.requested", "return.refunded")
 
 
 def register_endpoint(url: str, events: list[str], ctx: Context, *, allow_local: bool) -> WebhookEndpoint:
@@ -87,16 +88,23 @@ def deliver(delivery_id: str, receive_count: int, ctx: Context, *, now: int, max
         if 200 <= code < 300:
             _record(ctx, delivery, status="delivered", code=code)
             return "delivered"
-        error = f"the endpoint answered {code}"
-    except Invalid as exc:
-        error = exc.errors[0].message if exc.errors else exc.detail
-    except Exception as exc:  # network failures of every kind: the attempt failed, the delivery goes on
-        error = f"{type(exc).__name__}: {exc}"[:500]
+        error = http_failure(code)
+    except Invalid:
+        error = "target_refused"  # the URL no longer passes check_target (say, its name now resolves inward)
+    except SendFailed as exc:
+        error = exc.kind
+    except Exception:  # any other failure of the attempt: the delivery goes on
+        error = "error"
     last = receive_count >= max_attempts
     _record(ctx, delivery, status="failed" if last else "pending", code=code, error=error)
     if not last:
         ctx.webhooks.enqueue(delivery.id, backoff_seconds(receive_count, backoff_base), redelivery=handle)
     raise DeliveryFailed(error)
+
+
+def http_failure(code: int) -> str:
+    """An answer that is not 2xx, by class: http_3xx (redirects are not followed), http_4xx, http_5xx."""
+    return f"http_{code // 100}xx" if 300 <= code < 600 else "http_other"
 
 
 def _record(ctx: Context, delivery: Delivery, *, status: str, code: int | None = None, error: str = "") -> None:
@@ -117,10 +125,12 @@ def list_deliveries(ctx: Context, *, status: str | None, limit: int, cursor: str
 
 
 def redrive(delivery_id: str, ctx: Context) -> Delivery:
-    """Send a delivery again from its first attempt: for deliveries that failed (or were parked)."""
+    """Send a failed (parked) delivery again from its first attempt. Only a `failed` one: a pending delivery
+    is on its way already, and a second chain would send it twice. The write is conditional on the version
+    read, so of two redrives at once one starts a chain and the other is a 409."""
     delivery = found(ctx.webhooks.delivery(delivery_id), f"delivery {delivery_id}")
-    if delivery.status == "delivered":
-        raise Conflict("this delivery succeeded already")
+    if delivery.status != "failed":
+        raise Conflict(f"only a failed delivery can be redriven; this one is {delivery.status}")
     if ctx.webhooks.endpoint(delivery.endpoint_id) is None:
         raise Conflict("the endpoint of this delivery was deleted")
     try:

@@ -178,7 +178,8 @@ def test_with_prices_including_tax_the_order_contains_its_tax(aws, monkeypatch):
     method = pricing.create_method({"name": "Flat", "countries": ("US",), "price": Money(600, "USD")}, ctx)
     code = _code(ctx, "incl")
     cart_id = _cart(ctx, code, **{sku: 1})
-    order = place_order(PlaceOrder(cart_id, "key-incl", "ada@example.com", ADDRESS, method.id), ctx).order
+    order = place_order(PlaceOrder(cart_id, "key-incl", "ada@example.com", ADDRESS,
+                                   shipping_method=method.id), ctx).order
     b = order.pricing
     # 1200 - 120 = 1080 contains 1080 * 2000 / 12000 = 180; the 600 shipping contains 100
     assert (b.prices_include_tax, b.total, b.tax_total) == (True, Money(1680, "USD"), Money(280, "USD"))

@@ -74,6 +74,11 @@ def test_step_functions_ssm_and_sqs_requests_name_their_resource():
         ("GetParameter", f"arn:aws:ssm:us-east-1:{ACCOUNT}:parameter/shelf/dev/stripe")]
     queue = f"arn:aws:sqs:us-east-1:{ACCOUNT}:shelf-dev-checkout"  # moto works out SQS's resource itself
     assert iam.checks(Request("SendMessage", {"QueueUrl": "u"}), "sqs", queue) == [("SendMessage", queue)]
+    # A batch call is authorized as its single-message action: the pollers delete what they handled.
+    assert iam.checks(Request("DeleteMessageBatch", {"QueueUrl": "u"}), "sqs", queue) == [("DeleteMessage", queue)]
+    assert iam.checks(Request("SendMessageBatch", {"QueueUrl": "u"}), "sqs", queue) == [("SendMessage", queue)]
+    assert iam.checks(Request("ChangeMessageVisibilityBatch", {"QueueUrl": "u"}), "sqs", queue) == [
+        ("ChangeMessageVisibility", queue)]
 
 
 def test_only_enforce_or_off_are_accepted():

@@ -31,9 +31,16 @@ RIGHT_BY_DEFAULT = {
     "SHELF_WEBHOOK_TIMEOUT_SECONDS": "5 s per delivery, well under the function's timeout",
     "SHELF_WEBHOOK_ENDPOINTS_CACHE_SECONDS": "60 s: a new endpoint gets events from every function within a minute",
     "SHELF_RECONCILE_AFTER_SECONDS": "2 min",
+    "SHELF_RETURN_WINDOW_DAYS": "30 days after shipment",
+    "SHELF_RETURN_STALL_SECONDS": "5 min before a received return's refund is queued again",
     "SHELF_DOCS": "on; a stage may switch /docs off",
     "STRIPE_PUBLISHABLE_KEY": "the local stack's demo storefront only",
     "SHELF_STRIPE_JS_URL": "Stripe's own Stripe.js; another only for the local stack",
+    "STRIPE_API_BASE": "Stripe's own API; the local stack points it at localstripe",
+    "SHELF_AUTO_CONFIRM": "off: in AWS, Cognito emails a code to confirm an account",
+    "SHELF_SIGN_IN_MAX_FAILURES": "5 failed sign-ins per email and window",
+    "SHELF_SIGN_IN_WINDOW_SECONDS": "15 min",
+    "SHELF_JWKS_URL": "the user pool's own JWKS, derived from its id and the region",
 }
 _PARAMETRIZED = {"table", "queue_url", "secret"}
 

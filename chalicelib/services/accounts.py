@@ -1,0 +1,336 @@
+"""Customer accounts: sign-up and sign-in through the identity provider (Cognito), the profile and saved
+addresses Shelf keeps, customer-owned carts, order history, and the privacy export and erasure."""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from ..domain.cart import MAX_LINE_QUANTITY, MAX_LINES, Cart
+from ..domain.customers import (
+    MAX_ADDRESSES,
+    Identity,
+    Profile,
+    SavedAddress,
+    Throttled,
+    Tokens,
+    TooManyAddresses,
+    erased_email,
+    redact,
+)
+from ..domain.errors import CartNotOpen, Conflict, FieldError, Invalid, NotFound, Unauthenticated
+from ..domain.ids import derived_id, new_id, sha256_hex
+from ..domain.orders import Address, Order
+from . import carts
+from .context import Context
+from .ports import Page, StaleWrite
+from .retry import retrying
+
+_RETRIES = 5
+
+
+# --- ports -------------------------------------------------------------------------------------------
+
+class IdentityProvider(ABC):
+    """The user pool. Raises the domain's account errors (EmailTaken, PasswordRefused, BadCredentials, ...)."""
+
+    @abstractmethod
+    def sign_up(self, email: str, password: str) -> tuple[str, bool]:
+        """(customer id, confirmed)."""
+
+    @abstractmethod
+    def confirm_now(self, email: str) -> None:
+        """Confirm without the emailed code (where the stage auto-confirms)."""
+
+    @abstractmethod
+    def confirm(self, email: str, code: str) -> None: ...
+
+    @abstractmethod
+    def sign_in(self, email: str, password: str) -> Tokens: ...
+
+    @abstractmethod
+    def refresh(self, refresh_token: str) -> Tokens: ...
+
+    @abstractmethod
+    def delete_user(self, customer_id: str, email: str = "") -> None:
+        """Signs the user out everywhere (its refresh tokens stop working) and deletes it; nothing happens
+        for an unknown user."""
+
+
+class TokenVerifier(ABC):
+    @abstractmethod
+    def verify(self, token: str) -> Identity:
+        """The identity a valid ID token names; Unauthenticated for anything else."""
+
+
+class Customers(ABC):
+    """Profiles, saved addresses and sign-in failure counts, under the customer id."""
+
+    @abstractmethod
+    def profile(self, customer_id: str) -> Profile | None: ...
+
+    @abstractmethod
+    def create_profile(self, profile: Profile) -> bool:
+        """False when a profile (or an erased account's tombstone) is there already."""
+
+    @abstractmethod
+    def addresses(self, customer_id: str) -> list[SavedAddress]: ...
+
+    @abstractmethod
+    def add_address(self, customer_id: str, saved: SavedAddress, limit: int) -> None:
+        """With the profile's count, in one transaction; TooManyAddresses at the limit."""
+
+    @abstractmethod
+    def remove_address(self, customer_id: str, address_id: str) -> bool: ...
+
+    @abstractmethod
+    def link_cart(self, customer_id: str, cart_id: str, replacing: str) -> bool:
+        """Points the profile at `cart_id` if it still points at `replacing`."""
+
+    @abstractmethod
+    def merge_carts(self, target: Cart, guest: Cart) -> Cart:
+        """In one transaction: save `target` over the version read and close `guest` (still open, at the
+        version read). StaleWrite when either changed meanwhile."""
+
+    @abstractmethod
+    def orders(self, customer_id: str, *, limit: int, cursor: str | None) -> Page[Order]:
+        """The customer's orders, newest first."""
+
+    @abstractmethod
+    def count_failure(self, key: str, window: int, expires_at: datetime) -> int: ...
+
+    @abstractmethod
+    def failures(self, key: str, window: int) -> int: ...
+
+    @abstractmethod
+    def erase(self, customer_id: str, at: datetime) -> None:
+        """Deletes the addresses and replaces the profile with a tombstone that holds no personal data."""
+
+    @abstractmethod
+    def delete_cart(self, cart_id: str, customer_id: str) -> None:
+        """Deletes the customer's cart (only if it is that customer's)."""
+
+
+@dataclass(frozen=True)
+class Accounts:
+    identity: IdentityProvider
+    verifier: TokenVerifier
+    customers: Customers
+
+
+# --- sign-up and sign-in -----------------------------------------------------------------------------
+
+def sign_up(email: str, password: str, acc: Accounts, ctx: Context, *, auto_confirm: bool) -> tuple[str, bool]:
+    customer_id, confirmed = acc.identity.sign_up(email, password)
+    if auto_confirm and not confirmed:
+        acc.identity.confirm_now(email)
+        confirmed = True
+    acc.customers.create_profile(Profile(customer_id=customer_id, email=email, created_at=ctx.clock()))
+    return customer_id, confirmed
+
+
+def confirm(email: str, code: str, acc: Accounts) -> None:
+    acc.identity.confirm(email, code)
+
+
+def _failure_key(email: str) -> str:
+    return f"signin#{sha256_hex(email.strip().lower())}"
+
+
+def sign_in(email: str, password: str, acc: Accounts, ctx: Context, *, max_failures: int,
+            window_seconds: int) -> Tokens:
+    """Cognito's answer, after a per-email count of recent failures: past `max_failures` in the current
+    window, every attempt is refused (429) until the window ends, right password or not."""
+    from ..domain.customers import BadCredentials
+
+    now = ctx.clock().timestamp()
+    window, key = int(now // window_seconds), _failure_key(email)
+    retry_after = int((window + 1) * window_seconds - now) + 1
+    if acc.customers.failures(key, window) >= max_failures:
+        raise Throttled("too many failed sign-ins for this email; try again later", retry_after=retry_after)
+    try:
+        return acc.identity.sign_in(email, password)
+    except BadCredentials:
+        expires = datetime.fromtimestamp((window + 1) * window_seconds, tz=ctx.clock().tzinfo)
+        acc.customers.count_failure(key, window, expires + timedelta(seconds=window_seconds))
+        raise
+
+
+def refresh(refresh_token: str, acc: Accounts) -> Tokens:
+    return acc.identity.refresh(refresh_token)
+
+
+# --- who is calling ----------------------------------------------------------------------------------
+
+def authenticate(token: str, acc: Accounts, ctx: Context, *, allow_erased: bool = False) -> Profile:
+    """The profile of the customer a valid ID token names. A profile missing after a sign-up that failed
+    half-way is made now; an erased account's tokens no longer work (but erasure may be retried)."""
+    who = acc.verifier.verify(token)
+    profile = acc.customers.profile(who.customer_id)
+    if profile is None:
+        if not who.email:
+            raise Unauthenticated("the token names no email")
+        acc.customers.create_profile(Profile(customer_id=who.customer_id, email=who.email, created_at=ctx.clock()))
+        profile = acc.customers.profile(who.customer_id)
+    if profile is None or (profile.erased and not allow_erased):
+        raise Unauthenticated("this account no longer exists")
+    return profile
+
+
+# --- profile and addresses ---------------------------------------------------------------------------
+
+def addresses(profile: Profile, acc: Accounts) -> list[SavedAddress]:
+    return acc.customers.addresses(profile.customer_id)
+
+
+def add_address(profile: Profile, address: Address, acc: Accounts, ctx: Context) -> SavedAddress:
+    saved = SavedAddress(id=new_id("addr"), address=address, created_at=ctx.clock())
+    try:
+        acc.customers.add_address(profile.customer_id, saved, MAX_ADDRESSES)
+    except TooManyAddresses:
+        raise TooManyAddresses(f"an account keeps at most {MAX_ADDRESSES} addresses; delete one first") from None
+    return saved
+
+
+def remove_address(profile: Profile, address_id: str, acc: Accounts) -> None:
+    if not acc.customers.remove_address(profile.customer_id, address_id):
+        raise NotFound(f"no address {address_id}")
+
+
+# --- carts -------------------------------------------------------------------------------------------
+
+def customer_cart(profile: Profile, acc: Accounts, ctx: Context, ttl: timedelta) -> carts.CartView:
+    """The customer's open cart, made on first use (and again once it is checked out or expired)."""
+    def attempt() -> carts.CartView:
+        current = acc.customers.profile(profile.customer_id) or profile
+        if current.cart_id:
+            cart = ctx.carts.get(current.cart_id)
+            if cart is not None and cart.status == "open" and not cart.is_expired(ctx.clock()):
+                return carts.view(cart, ctx)
+        made = carts.create_cart(ctx, ttl, customer_id=profile.customer_id)
+        if not acc.customers.link_cart(profile.customer_id, made.cart.id, replacing=current.cart_id):
+            acc.customers.delete_cart(made.cart.id, profile.customer_id)
+            raise StaleWrite(profile.customer_id)  # another request made one first: use that
+        return made
+
+    return retrying(attempt, times=_RETRIES, conflict="your cart is being changed concurrently; try again")
+
+
+def merge_cart(profile: Profile, guest_cart_id: str, acc: Accounts, ctx: Context, ttl: timedelta) -> carts.CartView:
+    """Moves a guest cart's lines into the customer's open cart (quantities added, at most 99 a line) and
+    closes the guest cart, in one transaction."""
+    def attempt() -> carts.CartView:
+        target = customer_cart(profile, acc, ctx, ttl).cart
+        guest = carts.load_cart(guest_cart_id, ctx, profile.customer_id)
+        if guest.id == target.id or guest.customer_id:
+            raise Invalid("not a guest cart", [FieldError("cart_id", "name a guest cart, not your own")])
+        guest.ensure_open()
+        now = ctx.clock()
+        lines = dict(target.lines)
+        for sku, quantity in guest.lines.items():
+            lines[sku] = min(lines.get(sku, 0) + quantity, MAX_LINE_QUANTITY)
+        if len(lines) > MAX_LINES:
+            raise Invalid("the carts hold too many items together",
+                          [FieldError("cart_id", f"a cart holds at most {MAX_LINES} lines")])
+        merged = replace(target, lines=lines, updated_at=now, expires_at=now + ttl)
+        return carts.view(acc.customers.merge_carts(merged, guest), ctx)
+
+    try:
+        return retrying(attempt, times=_RETRIES, conflict="the carts are being changed concurrently; try again")
+    except Conflict as exc:
+        guest = ctx.carts.get(guest_cart_id)
+        if guest is not None and guest.status != "open":
+            raise CartNotOpen(f"cart {guest_cart_id} is {guest.status}") from exc
+        raise
+
+
+# --- orders ------------------------------------------------------------------------------------------
+
+def orders(profile: Profile, acc: Accounts, *, limit: int, cursor: str | None) -> Page[Order]:
+    return acc.customers.orders(profile.customer_id, limit=limit, cursor=cursor)
+
+
+def order_for_customer(order_id: str, profile: Profile, ctx: Context) -> Order:
+    order = ctx.orders.get(order_id)
+    if order is None or not order.customer_id or order.customer_id != profile.customer_id:
+        raise NotFound(f"no order {order_id}")
+    return order
+
+
+# --- privacy -----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Export:
+    profile: Profile
+    addresses: list[SavedAddress]
+    orders: list[Order]
+    cart: Cart | None
+
+
+def export(profile: Profile, acc: Accounts, ctx: Context) -> Export:
+    everything: list[Order] = []
+    cursor = None
+    while True:
+        page = acc.customers.orders(profile.customer_id, limit=100, cursor=cursor)
+        everything.extend(page.items)
+        if not page.next_cursor:
+            break
+        cursor = page.next_cursor
+    cart = ctx.carts.get(profile.cart_id) if profile.cart_id else None
+    return Export(profile, acc.customers.addresses(profile.customer_id), everything, cart)
+
+
+def erase(profile: Profile, acc: Accounts, ctx: Context) -> None:
+    """Idempotent, and safe to retry after a failure at any step: the user leaves the pool (signed out
+    everywhere), the open cart goes, the profile becomes a tombstone with the addresses deleted (so the ID
+    tokens stop working; erasure itself still accepts them), then the orders lose their personal data."""
+    acc.identity.delete_user(profile.customer_id, profile.email)
+    if profile.cart_id:
+        acc.customers.delete_cart(profile.cart_id, profile.customer_id)
+    acc.customers.erase(profile.customer_id, profile.erased_at or ctx.clock())
+    cursor = None
+    while True:
+        page = acc.customers.orders(profile.customer_id, limit=100, cursor=cursor)
+        for order in page.items:
+            _redact_order(order.id, profile.customer_id, ctx)
+        if not page.next_cursor:
+            break
+        cursor = page.next_cursor
+
+
+def _redact_order(order_id: str, customer_id: str, ctx: Context) -> None:
+    def attempt() -> None:
+        order = ctx.orders.get(order_id)
+        if order is None or order.customer_id != customer_id:
+            return
+        _redact_deliveries(order_id, customer_id, ctx)  # first: a retry finds the order again until it is done
+        ctx.orders.save(redact(order, customer_id))
+
+    retrying(attempt, times=_RETRIES, conflict=f"order {order_id} is being changed; retry the erasure")
+
+
+def _redact_deliveries(order_id: str, customer_id: str, ctx: Context) -> None:
+    """The delivery log keeps each order event's body: the email in it is replaced as on the order. Their
+    ids are endpoint + event, and an order event's id derives from its type and the order id."""
+    import json
+
+    from .webhooks import EVENT_TYPES
+
+    if ctx.webhooks is None:
+        return
+    for endpoint in ctx.webhooks.endpoints():
+        for event_type in (t for t in EVENT_TYPES if t.startswith("order.")):
+            delivery_id = f"{endpoint.id}.{derived_id('evt', event_type, order_id)}"
+
+            def attempt(delivery_id: str = delivery_id) -> None:
+                delivery = ctx.webhooks.delivery(delivery_id)
+                if delivery is None:
+                    return
+                body = json.loads(delivery.payload)
+                order = (body.get("data") or {}).get("order") or {}
+                if order.get("email") in (None, erased_email(customer_id)):
+                    return
+                order["email"] = erased_email(customer_id)
+                ctx.webhooks.save_delivery(replace(delivery, payload=json.dumps(body, separators=(",", ":"))))
+
+            retrying(attempt, times=_RETRIES, conflict=f"delivery {delivery_id} is being sent; retry the erasure")

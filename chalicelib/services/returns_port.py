@@ -1,0 +1,51 @@
+"""The returns repository port (and the ledger it keeps per order)."""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, replace
+
+from ..domain.returns import Return
+from .ports import Page
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """The units of each SKU of one order that its returns hold (requested, approved, received, refunded).
+    Written in the same transaction as every request and rejection, over the version read."""
+
+    order_id: str
+    held: dict[str, int]
+    version: int = 0
+
+    def changed(self, ret: Return, sign: int) -> Ledger:
+        held = dict(self.held)
+        for line in ret.lines:
+            held[line.sku] = held.get(line.sku, 0) + sign * line.quantity
+        return replace(self, held=held)
+
+
+class Returns(ABC):
+    @abstractmethod
+    def get(self, return_id: str) -> Return | None: ...
+
+    @abstractmethod
+    def ledger(self, order_id: str) -> Ledger:
+        """The order's ledger (empty, version 0, when it has no returns yet); read consistently."""
+
+    @abstractmethod
+    def add(self, ret: Return, ledger: Ledger) -> Return:
+        """Create the return and write `ledger` over the version it was read at, in one transaction.
+        Raises StaleWrite if the ledger changed meanwhile."""
+
+    @abstractmethod
+    def save(self, ret: Return, *, ledger: Ledger | None = None, restock: bool = False) -> Return:
+        """Write the return over the version read, with `ledger` (over its version) and, with `restock`,
+        every line's units back on hand: all in one transaction. Raises StaleWrite if either changed."""
+
+    @abstractmethod
+    def for_order(self, order_id: str) -> list[Return]:
+        """The order's returns, newest first."""
+
+    @abstractmethod
+    def list(self, *, status: str | None, limit: int, cursor: str | None) -> Page[Return]:
+        """Newest first (by the second they were asked for, then by id)."""

@@ -1,0 +1,334 @@
+"""Runs moto's Step Functions executions on a few threads, however many executions wait.
+
+moto's interpreter runs each execution on a thread of its own, evaluates the program on a second and each
+Task state on a third, and a `.waitForTaskToken` Task parks that third thread on an Event until the callback
+or the timeout: about three threads per waiting order, for as long as it waits (30 minutes for a payment,
+days for a shipment). A long `make run` grew to thousands of threads.
+
+Here moto's interpreter is left as it is, and only the primitives its engine modules block on are swapped
+(`Thread`, `Event`, `time.sleep`) for cooperative ones: an execution runs as a greenlet on one of a fixed
+pool of hub threads, and where moto would block a thread (joining its worker, waiting for a task token,
+sleeping between retries, a Wait state) the greenlet is suspended and its hub runs other executions. A
+`SendTaskSuccess`/`SendTaskFailure` (served on moto's request thread) or the timeout resumes it. Anything
+outside those modules, or called outside a hub, gets the ordinary blocking behaviour.
+
+Limits: a Task state's `TimeoutSeconds` is enforced while it waits (for a token, a retry, a Wait), not in the
+middle of a Lambda call, which runs to its end on the hub. Parallel and Map states (not in Shelf's
+definitions) still start real threads and would block their hub while their branches run.
+"""
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import threading
+import time
+from contextlib import ExitStack
+from functools import lru_cache
+from importlib import import_module
+from unittest import mock
+
+import greenlet
+
+log = logging.getLogger("shelf.local.stepfunctions")
+
+_PARSER = "moto.stepfunctions.parser."
+# module -> the names in it that the engine blocks on (and the list where moto keeps every thread it made)
+_PATCHED = {
+    "backend.execution_worker": ("Thread", "TMP_THREADS"),
+    "asl.component.program.program": ("threading", "TMP_THREADS"),
+    "asl.component.state.exec.execute_state": ("Thread", "threading", "TMP_THREADS"),
+    "asl.component.state.exec.state_task.service.state_task_service_callback": ("threading", "time",
+                                                                                "TMP_THREADS"),
+    "asl.component.common.retry.retrier_decl": ("time",),
+    "asl.eval.callback.callback": ("Event",),
+    "asl.eval.environment": ("threading",),
+}
+
+_local = threading.local()
+
+
+class _Park:
+    """One suspension of one greenlet: resumed once, by whichever comes first of a wake-up and its timeout."""
+
+    __slots__ = ("glet", "args", "done")
+
+    def __init__(self, glet, args=()):
+        self.glet, self.args, self.done = glet, args, False
+
+
+class Hub:
+    """A thread that runs greenlets until each suspends, and resumes them when woken or timed out."""
+
+    def __init__(self, name: str):
+        self._cond = threading.Condition()
+        self._ready: list[_Park] = []
+        self._timers: list[tuple[float, int, _Park]] = []
+        self._seq = itertools.count()
+        self._stopped = False
+        self.main = None
+        self.suspended = 0
+        self.thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self.thread.start()
+
+    def spawn(self, fn) -> None:
+        self._push(_Park(None, (fn,)))  # the greenlet is made on the hub's thread: greenlets never migrate
+
+    def _push(self, park: _Park, *args) -> None:
+        with self._cond:
+            if park.done:
+                return
+            park.done, park.args = True, args or park.args
+            self._ready.append(park)
+            self._cond.notify()
+
+    def wake(self, park: _Park) -> None:
+        self._push(park, True)
+
+    def suspend(self, park: _Park, timeout: float | None) -> bool:
+        """Suspends the calling greenlet (running on this hub) until `wake(park)` (True) or the timeout (False)."""
+        if timeout is not None:
+            with self._cond:
+                if len(self._timers) > 1024 and len(self._timers) > 2 * self.suspended:
+                    # Entries of parks already resumed (moto puts a huge timeout on every state) leave the
+                    # heap only at its top; drop them all now and then so the heap stays as small as the waits.
+                    self._timers = [entry for entry in self._timers if not entry[2].done]
+                    heapq.heapify(self._timers)
+                heapq.heappush(self._timers, (time.monotonic() + max(timeout, 0), next(self._seq), park))
+        self.suspended += 1
+        try:
+            return self.main.switch()
+        finally:
+            self.suspended -= 1
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._cond.notify()
+
+    def _due(self) -> float | None:
+        """Moves timed-out parks to the ready list; the seconds until the next timeout, if any."""
+        now = time.monotonic()
+        while self._timers:
+            deadline, _, park = self._timers[0]
+            if park.done:
+                heapq.heappop(self._timers)
+            elif deadline <= now:
+                heapq.heappop(self._timers)
+                park.done, park.args = True, (False,)
+                self._ready.append(park)
+            else:
+                return deadline - now
+        return None
+
+    def _run(self) -> None:
+        self.main = greenlet.getcurrent()
+        _local.hub = self
+        while True:
+            with self._cond:
+                while True:
+                    if self._stopped:
+                        return
+                    delay = self._due()
+                    if self._ready:
+                        break
+                    self._cond.wait(delay)
+                ready, self._ready = self._ready, []
+            for park in ready:
+                glet, args = park.glet, park.args
+                park.glet = park.args = None  # a stale timer entry keeps nothing alive
+                if glet is None:
+                    glet, args = greenlet.greenlet(args[0]), ()
+                try:
+                    glet.switch(*args)
+                except Exception:  # GreenThread logs its own; this is a bug in a hub's caller
+                    log.exception("a greenlet on %s failed", self.thread.name)
+
+
+def current_hub() -> Hub | None:
+    """The hub running the calling code, when that code is one of its greenlets."""
+    hub = getattr(_local, "hub", None)
+    if hub is None or greenlet.getcurrent() is hub.main:
+        return None
+    return hub
+
+
+class GreenEvent:
+    """threading.Event for code that may run on a hub: a greenlet waiting on it is suspended, not its thread.
+    Set from any thread."""
+
+    def __init__(self):
+        self._cond = threading.Condition(threading.Lock())
+        self._flag = False
+        self._parks: list[tuple[Hub, _Park]] = []
+
+    def is_set(self) -> bool:
+        return self._flag
+
+    isSet = is_set
+
+    def set(self) -> None:
+        with self._cond:
+            self._flag = True
+            parks, self._parks = self._parks, []
+            self._cond.notify_all()
+        for hub, park in parks:
+            hub.wake(park)
+
+    def clear(self) -> None:
+        with self._cond:
+            self._flag = False
+
+    def wait(self, timeout: float | None = None) -> bool:
+        hub = current_hub()
+        with self._cond:
+            if self._flag:
+                return True
+            if hub is None:
+                return self._cond.wait(timeout)
+            park = _Park(greenlet.getcurrent())
+            self._parks.append((hub, park))
+        woken = hub.suspend(park, timeout)
+        if not woken:
+            with self._cond:
+                self._parks = [(h, p) for h, p in self._parks if p is not park]
+        return woken
+
+
+class GreenThread:
+    """threading.Thread for the engine: its target runs as a greenlet, on the starting greenlet's hub (or on
+    the pool's next hub when started from an ordinary thread, as StartExecution is)."""
+
+    def __init__(self, group=None, target=None, name=None, args=(), kwargs=None, *, daemon=None):
+        self.name, self.daemon = name or "stepfunctions-green", daemon
+        self._target, self._args, self._kwargs = target, args, kwargs or {}
+        self._done = GreenEvent()
+        self._started = False
+
+    def start(self) -> None:
+        self._started = True
+        hub = current_hub() or _pool().next_hub()
+        hub.spawn(self._run)
+
+    def _run(self) -> None:
+        try:
+            if self._target is not None:
+                self._target(*self._args, **self._kwargs)
+        except Exception:
+            log.exception("a Step Functions execution's worker failed")
+        finally:
+            self._target = self._args = self._kwargs = None
+            self._done.set()
+
+    def join(self, timeout: float | None = None) -> None:
+        self._done.wait(timeout)
+
+    def is_alive(self) -> bool:
+        return self._started and not self._done.is_set()
+
+
+def green_sleep(seconds: float) -> None:
+    hub = current_hub()
+    if hub is None:
+        time.sleep(seconds)
+    else:
+        hub.suspend(_Park(greenlet.getcurrent()), seconds)
+
+
+class _Module:
+    """Stands in for `threading` or `time` in an engine module: the blocking names are the green ones."""
+
+    def __init__(self, real, **overrides):
+        self._real, self._overrides = real, overrides
+
+    def __getattr__(self, name):
+        return self._overrides.get(name) or getattr(self._real, name)
+
+
+class _Discard(list):
+    """moto keeps every thread it starts in a module-level list, forever; the green ones are not kept."""
+
+    def append(self, _item) -> None:
+        pass
+
+
+_REPLACEMENTS = {
+    "Thread": GreenThread,
+    "Event": GreenEvent,
+    "threading": _Module(threading, Thread=GreenThread, Event=GreenEvent),
+    "time": _Module(time, sleep=green_sleep),
+    "TMP_THREADS": _Discard(),
+}
+
+
+class HubPool:
+    def __init__(self, size: int):
+        self.hubs = [Hub(f"stepfunctions-hub-{i}") for i in range(size)]
+        self._next = itertools.cycle(self.hubs)
+        self._lock = threading.Lock()
+
+    def next_hub(self) -> Hub:
+        with self._lock:
+            return next(self._next)
+
+    def suspended(self) -> int:
+        """Greenlets suspended right now (waiting executions hold about three each)."""
+        return sum(h.suspended for h in self.hubs)
+
+    def stop(self) -> None:
+        for hub in self.hubs:
+            hub.stop()
+
+
+_active: HubPool | None = None
+
+
+@lru_cache(maxsize=32)
+def _parse(definition: str):
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+    return AmazonStateLanguageParser.parse(definition)[0]
+
+
+def _parsed_program(worker):
+    """moto parses the definition again for every execution (about 0.1 s of CPU and 0.3 MB kept for the
+    execution's life). The parsed program holds no evaluation state (moto itself evaluates one parsed Map
+    iterator for many items at once), so executions of one definition share it."""
+    return _parse(worker._evaluation_details.state_machine_details.definition)
+
+
+def _pool() -> HubPool:
+    if _active is None:
+        raise RuntimeError("green Step Functions executions are not installed")
+    return _active
+
+
+class GreenExecutions:
+    """Installs the cooperative primitives into moto's Step Functions engine (`install()`/`uninstall()`)."""
+
+    def __init__(self, hubs: int = 4):
+        self.size = hubs
+        self.pool: HubPool | None = None
+        self._patches: ExitStack | None = None
+
+    def install(self) -> None:
+        global _active
+        self.pool = _active = HubPool(self.size)
+        self._patches = ExitStack()
+        for module_name, names in _PATCHED.items():
+            module = import_module(_PARSER + module_name)
+            for name in names:
+                self._patches.enter_context(mock.patch.object(module, name, _REPLACEMENTS[name]))
+        worker = import_module(_PARSER + "backend.execution_worker").ExecutionWorker
+        self._patches.enter_context(mock.patch.object(worker, "_get_evaluation_entrypoint", _parsed_program))
+
+    def uninstall(self) -> None:
+        global _active
+        if self._patches is not None:
+            self._patches.close()
+            self._patches = None
+        if self.pool is not None:
+            self.pool.stop()
+            if _active is self.pool:
+                _active = None
+            self.pool = None

@@ -1,0 +1,110 @@
+"""Keeps the emulated AWS's memory and per-request cost flat over a long session.
+
+- moto keeps every model object it ever creates (every DynamoDB item and table, every SQS message...) in a
+  class-level `instances_tracked` list, for its dashboard only, and never lets go of it.
+- moto's DynamoDB `TransactWriteItems` deep-copies every table it touches before it starts, to roll back on
+  failure, so each transaction costs time in proportion to the table's size (under the server's one lock)
+  and, with the list above, keeps the copy forever: a long session slowed down and grew by megabytes per order.
+
+Here the dashboard's lists take nothing (S3's, which moto uses for its own cleanup, are left alone), and a
+transaction's backup copies only the items it names: the table's index of items is copied (references),
+and each named item deeply, which is all a rollback restores. moto's transaction code is unchanged.
+"""
+from __future__ import annotations
+
+import copy
+import threading
+from collections import defaultdict
+from contextlib import ExitStack
+from typing import Any
+from unittest import mock
+
+_local = threading.local()
+
+
+class _Discard(list):
+    def append(self, _item) -> None:
+        pass
+
+
+def _named_keys(transact_items: list[dict[str, Any]]) -> dict[str, list[dict]]:
+    keys: dict[str, list[dict]] = defaultdict(list)
+    for entry in transact_items:
+        for op in entry.values():
+            if isinstance(op, dict) and op.get("TableName"):
+                keys[op["TableName"]].append(op.get("Key") or op.get("Item") or {})
+    return keys
+
+
+def _backup(table):
+    """What a rollback of this transaction needs: the items index as it is, with the named items copied."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    snapshot = copy.copy(table)
+    if table.range_key_attr:
+        snapshot.items = defaultdict(dict, {h: dict(rows) for h, rows in table.items.items()})
+    else:
+        snapshot.items = defaultdict(dict, table.items)
+    for key in _local.keys.get(table.name, []):
+        hash_value = DynamoType(key[table.hash_key_attr])
+        if table.range_key_attr:
+            range_value = DynamoType(key[table.range_key_attr])
+            row = snapshot.items.get(hash_value, {})
+            if range_value in row:
+                row[range_value] = copy.deepcopy(row[range_value])
+        elif hash_value in snapshot.items:
+            snapshot.items[hash_value] = copy.deepcopy(snapshot.items[hash_value])
+    return snapshot
+
+
+class _Copy:
+    """`copy` as moto's DynamoDB backend sees it: a Table's deep copy inside a transaction is the backup above."""
+
+    def __getattr__(self, name):
+        return getattr(copy, name)
+
+    @staticmethod
+    def deepcopy(value, memo=None):
+        from moto.dynamodb.models.table import Table
+
+        if isinstance(value, Table) and getattr(_local, "keys", None) is not None:
+            try:
+                return _backup(value)
+            except (KeyError, TypeError, AttributeError):
+                pass  # a key it cannot read: the full copy, as moto would
+        return copy.deepcopy(value, memo)
+
+
+class LeanMoto:
+    def __init__(self):
+        self._patches: ExitStack | None = None
+
+    def install(self) -> None:
+        import moto.dynamodb.models as dynamodb
+        import moto.sqs.models  # noqa: F401  (models register themselves in model_data on import)
+        import moto.stepfunctions.models  # noqa: F401
+        from moto.core.model_instances import model_data
+
+        self._patches = ExitStack()
+        for service, models in list(model_data.items()):
+            if service == "s3":
+                continue
+            for model in list(models.values()):
+                self._patches.enter_context(mock.patch.object(model, "instances_tracked", _Discard()))
+        original = dynamodb.DynamoDBBackend.transact_write_items
+
+        def transact_write_items(backend, transact_items):
+            _local.keys = _named_keys(transact_items)
+            try:
+                return original(backend, transact_items)
+            finally:
+                _local.keys = None
+
+        self._patches.enter_context(mock.patch.object(dynamodb, "copy", _Copy()))
+        self._patches.enter_context(mock.patch.object(dynamodb.DynamoDBBackend, "transact_write_items",
+                                                      transact_write_items))
+
+    def uninstall(self) -> None:
+        if self._patches is not None:
+            self._patches.close()
+            self._patches = None
