@@ -30,6 +30,7 @@ def _build() -> Context:
     from .adapters.dynamo_inventory import DynamoInventory
     from .adapters.dynamo_orders import DynamoOrders
     from .adapters.dynamo_returns import DynamoReturns
+    from .adapters.metrics import CloudWatchMeter
     from .adapters.webhooks import DynamoInboundEvents, DynamoWebhooks, HttpSender
     from .domain.ids import utc_now
     from .services.webhooks import WebhookNotifier
@@ -40,7 +41,7 @@ def _build() -> Context:
                    orders=DynamoOrders(), api_keys=DynamoApiKeys(), payments=_payments(),
                    clock=utc_now, currency=config.currency(), workflow=StepFunctionsWorkflow(),
                    notifier=notifier, inbound=DynamoInboundEvents(), webhooks=webhooks,
-                   sender=HttpSender(), returns=DynamoReturns())
+                   sender=HttpSender(), returns=DynamoReturns(), meter=CloudWatchMeter())
 
 
 # The HTTP client the Stripe gateway uses, when not the library's default: the local stack sets one for its

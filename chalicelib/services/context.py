@@ -9,6 +9,7 @@ from .ports import (
     Catalog,
     InboundEvents,
     Inventory,
+    Meter,
     Notifier,
     Orders,
     PaymentGateway,
@@ -37,3 +38,4 @@ class Context:
     webhooks: Webhooks | None = None
     sender: WebhookSender | None = None
     returns: Returns | None = None
+    meter: Meter | None = None
