@@ -10,7 +10,7 @@ from moto import mock_aws
 from local import infra
 
 REGION = "us-east-1"
-PERSONAL_DATA_TABLES = {"OrdersTable", "WebhookDeliveriesTable"}
+PERSONAL_DATA_TABLES = {"OrdersTable", "WebhookDeliveriesTable", "ReturnsTable"}
 
 
 @pytest.fixture
