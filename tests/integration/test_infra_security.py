@@ -10,7 +10,7 @@ from moto import mock_aws
 from local import infra
 
 REGION = "us-east-1"
-PERSONAL_DATA_TABLES = {"OrdersTable", "WebhookDeliveriesTable", "ReturnsTable"}
+PERSONAL_DATA_TABLES = {"CustomersTable", "OrdersTable", "WebhookDeliveriesTable", "ReturnsTable"}
 
 
 @pytest.fixture
