@@ -17,7 +17,7 @@ test: $(INSTALLED)
 
 # The app as CloudFormation: `chalice package` merged with infra/template.yaml must lint too.
 PACKAGED := dist/chalice-package
-lint: $(INSTALLED)
+lint: $(INSTALLED) scan
 	$(VENV)/bin/cfn-lint
 	rm -rf $(PACKAGED)
 	AWS_DEFAULT_REGION=$${AWS_REGION:-$${AWS_DEFAULT_REGION:-us-east-1}} \
@@ -32,6 +32,18 @@ deploy: $(INSTALLED)
 
 destroy: $(INSTALLED)
 	$(PY) -m tools.deploy destroy --stage $(STAGE)
+
+# Security scanners: checkov over the CloudFormation in infra/ (.checkov.yaml), bandit over the Lambda code.
+.PHONY: scan
+LINT_VENV := $(VENV)/lint
+scan: $(LINT_VENV)/.installed
+	$(LINT_VENV)/bin/checkov --config-file .checkov.yaml
+	$(LINT_VENV)/bin/bandit -q -r chalicelib
+
+$(LINT_VENV)/.installed: requirements-lint.txt constraints-lint.txt
+	$(PYTHON) -m venv $(LINT_VENV)
+	$(LINT_VENV)/bin/python -m pip --disable-pip-version-check -q install -r requirements-lint.txt -c constraints-lint.txt
+	touch $@
 
 bench: $(INSTALLED) $(VENV)/.bench-installed
 	$(PY) -m benchmarks

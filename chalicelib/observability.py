@@ -47,3 +47,43 @@ def log_invocation(event, get_response):
         return get_response(event)
     finally:
         logger.thread_safe_clear_keys()
+
+# --- tracing -----------------------------------------------------------------------------------------
+# Powertools Tracer imports the X-Ray SDK and patches botocore (DynamoDB, SQS, Step Functions, KMS) and
+# requests (Stripe) as it is built: it is built on the first invocation that can be traced, never at import,
+# and never where no X-Ray daemon listens (offline, tests, `chalice local`), as Powertools itself decides.
+_tracer = None
+_TRUE = ("1", "true", "yes", "on")
+
+
+def tracing_enabled() -> bool:
+    import os
+
+    if os.environ.get("POWERTOOLS_TRACE_DISABLED", "").strip().lower() in _TRUE:
+        return False
+    in_lambda = bool(os.environ.get("LAMBDA_TASK_ROOT"))
+    return in_lambda and not os.environ.get("AWS_CHALICE_CLI_MODE") and not os.environ.get("AWS_SAM_LOCAL")
+
+
+def tracer():
+    """The Powertools Tracer, or None where tracing is off."""
+    global _tracer
+    if _tracer is None and tracing_enabled():
+        from aws_lambda_powertools import Tracer
+
+        _tracer = Tracer(service="shelf", patch_modules=("botocore", "requests"))
+    return _tracer
+
+
+def trace_invocation(event, get_response):
+    """Chalice middleware (all event types): one invocation as a `## lambda_handler` subsegment with the
+    ColdStart and Service annotations, and the error if one is raised; never the response (it may hold
+    customers' data). Where tracing is off, it only calls through."""
+    active = tracer()
+    if active is None:
+        return get_response(event)
+
+    def lambda_handler(_event, _context):
+        return get_response(event)
+
+    return active.capture_lambda_handler(lambda_handler, capture_response=False)(event, _lambda_context(event))

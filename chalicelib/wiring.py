@@ -32,6 +32,7 @@ def _build() -> Context:
     from .adapters.dynamo_orders import DynamoOrders
     from .adapters.dynamo_pricing import DynamoPricing
     from .adapters.dynamo_returns import DynamoReturns
+    from .adapters.metrics import CloudWatchMeter
     from .adapters.webhooks import DynamoInboundEvents, DynamoWebhooks, HttpSender
     from .domain.ids import utc_now
     from .services.webhooks import WebhookNotifier
@@ -42,7 +43,7 @@ def _build() -> Context:
                    orders=DynamoOrders(), api_keys=DynamoApiKeys(), payments=_payments(),
                    clock=utc_now, currency=config.currency(), workflow=StepFunctionsWorkflow(),
                    notifier=notifier, inbound=DynamoInboundEvents(), webhooks=webhooks,
-                   sender=HttpSender(), returns=DynamoReturns(), pricing=DynamoPricing(),
+                   sender=HttpSender(), returns=DynamoReturns(), meter=CloudWatchMeter(), pricing=DynamoPricing(),
                    prices_include_tax=config.prices_include_tax())
 
 

@@ -12,7 +12,9 @@ what the template means:
   applied afterwards through the DynamoDB API;
 - it cannot create Cognito user pools or their clients (and drops every output that names one):
   `create_user_pools` creates them from their template properties through moto's Cognito API first,
-  and puts their ids and ARNs wherever the template refers to them.
+  and puts their ids and ARNs wherever the template refers to them;
+- a table's `SSESpecification` is read with the API's key `Enabled`, not CloudFormation's `SSEEnabled`:
+  `moto_table_encryption` renames it, so the table reports its customer-managed key as in AWS.
 """
 from __future__ import annotations
 
@@ -155,6 +157,16 @@ def _substitution_value(value: Any) -> Any:
     return value  # a string, or an intrinsic for CloudFormation to resolve
 
 
+def moto_table_encryption(template: dict[str, Any]) -> dict[str, Any]:
+    """A copy of `template` whose tables' `SSESpecification` says `Enabled` as well as `SSEEnabled`."""
+    rendered = copy.deepcopy(template)
+    for resource in (rendered.get("Resources") or {}).values():
+        sse = (resource.get("Properties") or {}).get("SSESpecification") if resource.get("Type") == TABLE else None
+        if isinstance(sse, dict) and "SSEEnabled" in sse:
+            sse["Enabled"] = _enabled(sse["SSEEnabled"])
+    return rendered
+
+
 def stand_up(
     stage: str,
     template_path: Path | str = TEMPLATE,
@@ -167,7 +179,7 @@ def stand_up(
     local stack's server (AWS_ENDPOINT_URL) or `mock_aws`."""
     template_path = Path(template_path)
     template = load_template(template_path)
-    rendered = render_state_machines(template, template_path.parent)
+    rendered = moto_table_encryption(render_state_machines(template, template_path.parent))
     session = session or boto3.session.Session(region_name=REGION)
     name = stack_name or f"shelf-{stage}"
 

@@ -13,7 +13,8 @@
 3. `chalice deploy --stage <stage>`;
 4. `infra/events.yaml` as the stack `shelf-<stage>-events` (queue consumers, gateway responses), given the
    REST API that Chalice made;
-5. a new deployment of the API stage, so the gateway responses apply;
+5. a new deployment of the API stage, so the gateway responses apply, and the stage's throttling per
+   method from the events stack's `StageThrottling` (`tools.stage_limits`);
 6. `GET /health` and `GET /openapi.json` on the stage's URL, which it prints.
 
 AWS credentials and region come from the usual places (AWS_PROFILE, AWS_REGION, ~/.aws); `--region`
@@ -36,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib import stack_env
+from tools import stage_limits
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = REPO_ROOT / "infra" / "template.yaml"
@@ -296,10 +298,15 @@ def deploy(stage: str, session, *, project_dir: Path = REPO_ROOT, parameters: Ma
 
     api = run_chalice(project_dir, stage, region)
     api_stage = api_gateway_stage(project_dir, stage)
-    deploy_stack(cfn, events_stack_name(stage), EVENTS_TEMPLATE,
-                 {"Stage": stage, "RestApiId": api.id, "ApiStageName": api_stage}, out=out)
-    session.client("apigateway").create_deployment(restApiId=api.id, stageName=api_stage,
-                                                   description="gateway responses from infra/events.yaml")
+    events = deploy_stack(cfn, events_stack_name(stage), EVENTS_TEMPLATE,
+                          {"Stage": stage, **(parameters or {}), "RestApiId": api.id, "ApiStageName": api_stage},
+                          out=out)
+    apigateway = session.client("apigateway")
+    apigateway.create_deployment(restApiId=api.id, stageName=api_stage,
+                                 description="gateway responses from infra/events.yaml")
+    # CloudFormation cannot set method settings on the stage Chalice owns: the events stack's limits go on here.
+    throttled = stage_limits.apply(apigateway, api.id, api_stage, stage_limits.parse_limits(events["StageThrottling"]))
+    out(f"stage {api_stage}: throttled per method ({', '.join(sorted(throttled))})")
     if check is not None:
         check(api.url)
     out(f"Shelf {stage}: {api.url}")
@@ -335,7 +342,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stage", required=True, help="the stage to deploy: dev, prod, ...")
     parser.add_argument("--region", help="default: AWS_REGION or your AWS configuration's region")
     parser.add_argument("--parameter", action="append", default=[], metavar="NAME=VALUE",
-                        help="a parameter of infra/template.yaml (e.g. RetryMaxAttempts=4)")
+                        help="a parameter of infra/template.yaml or infra/events.yaml (e.g. RetryMaxAttempts=4, "
+                             "CheckoutRateLimit=25)")
     parser.add_argument("--yes", action="store_true", help="destroy without asking")
     args = parser.parse_args(argv)
 

@@ -131,7 +131,8 @@ class CognitoIdentity(accounts.IdentityProvider):
                     raise exc.unavailable() from None
 
 
-def _tokens(result: dict, refresh_token: str = "") -> Tokens:
+# (bandit B107: the empty default means "none given", not a password.)
+def _tokens(result: dict, refresh_token: str = "") -> Tokens:  # nosec B107
     return Tokens(id_token=result["IdToken"], access_token=result["AccessToken"],
                   refresh_token=result.get("RefreshToken") or refresh_token, expires_in=int(result["ExpiresIn"]))
 

@@ -1,6 +1,8 @@
 """Carts and checkout, for storefronts."""
 from __future__ import annotations
 
+import time
+
 from aws_lambda_powertools.metrics import MetricUnit
 
 from .. import config, wiring
@@ -85,8 +87,12 @@ def checkout_cart(req: Request, cart_id: str):
         metrics.add_metric(name="OrdersPlaced", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name="OrderRevenueMinorUnits", unit=MetricUnit.Count, value=result.order.total.amount)
 
+    started = time.perf_counter()
     try:
-        return present.checkout(wiring.place_order(cmd, on_placed=placed, lambda_context=req.lambda_context))
+        placed_order = wiring.place_order(cmd, on_placed=placed, lambda_context=req.lambda_context)
+        metrics.add_metric(name="CheckoutLatency", unit=MetricUnit.Milliseconds,
+                           value=round((time.perf_counter() - started) * 1000, 1))
+        return present.checkout(placed_order)
     except OutOfStock:
         metrics.add_metric(name="CheckoutOutOfStock", unit=MetricUnit.Count, value=1)
         raise

@@ -14,7 +14,7 @@ from .. import config
 from ..domain import errors as domain
 from ..domain.customers import Throttled
 from ..domain.ids import new_id
-from ..observability import log_invocation, logger, metrics
+from ..observability import log_invocation, logger, metrics, trace_invocation
 from ..services.ports import PaymentGatewayError
 
 PROBLEM_JSON = "application/problem+json"
@@ -257,11 +257,15 @@ def _as_problem(response: Response) -> Response:
 
 
 def _flush_metrics(event, get_response):
+    """Every function, HTTP or not: what the invocation counted goes out once, by stage (the dashboard's
+    dimensions are service and stage)."""
     try:
         return get_response(event)
     finally:
         if metrics.metric_set:
+            metrics.add_dimension(name="stage", value=config.stage())
             metrics.flush_metrics()
+            metrics.clear_metrics()  # flush leaves them when metrics are disabled (locally): never pile up
 
 
 def _authenticate(token: str):
@@ -284,5 +288,6 @@ def install(app, routers, *, authenticate: Callable, authenticate_customer: Call
     for router in routers:
         app.register_blueprint(router.blueprint)
     app.register_middleware(log_invocation)  # every function, HTTP or not
-    app.register_middleware(_flush_metrics, "http")
+    app.register_middleware(_flush_metrics, "all")
+    app.register_middleware(trace_invocation)  # every function; a no-op where tracing is off
     app.register_middleware(http_middleware, "http")

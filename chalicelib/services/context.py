@@ -9,6 +9,7 @@ from .ports import (
     Catalog,
     InboundEvents,
     Inventory,
+    Meter,
     Notifier,
     Orders,
     PaymentGateway,
@@ -40,3 +41,4 @@ class Context:
     pricing: PricingStore | None = None
     prices_include_tax: bool = False
     returns: Returns | None = None
+    meter: Meter | None = None

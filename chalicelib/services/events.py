@@ -7,6 +7,7 @@ from ..domain.ids import derived_id, rfc3339
 from ..domain.money import Money
 from ..domain.orders import CANCELED, REFUNDED, Order, OrderPlaced, OrderStatusChanged
 from .context import Context
+from .metering import ORDERS_BY_STATUS, count
 from .ports import Event
 from .pricing import breakdown_data
 
@@ -63,14 +64,26 @@ def _close_waiting_steps(event: OrderStatusChanged, order: Order, ctx: Context) 
         ctx.workflow.fail(token, "OrderClosed", f"order {event.status}")
 
 
+def _count_status(event: OrderStatusChanged, order: Order, ctx: Context) -> None:
+    if event.status in ORDERS_BY_STATUS:
+        count(ctx, ORDERS_BY_STATUS[event.status])
+
+
 HANDLERS = {
     OrderPlaced: (_order_created,),
-    OrderStatusChanged: (_order_moved, _close_waiting_steps),
+    OrderStatusChanged: (_order_moved, _close_waiting_steps, _count_status),
 }
 
 
-def dispatch(order: Order, events: list, ctx: Context) -> None:
-    """Runs the handlers of each event, in order, with the order as saved."""
+# Not run again when an event is announced again (a retried step found its status reached already): what
+# happened is counted once.
+FIRST_TIME_ONLY = frozenset({_count_status})
+
+
+def dispatch(order: Order, events: list, ctx: Context, *, again: bool = False) -> None:
+    """Runs the handlers of each event, in order, with the order as saved. `again`: the events are
+    announced again, not new."""
     for event in events:
         for handler in HANDLERS[type(event)]:
-            handler(event, order, ctx)
+            if not (again and handler in FIRST_TIME_ONLY):
+                handler(event, order, ctx)

@@ -8,6 +8,7 @@ from ..domain.commands import SetStock
 from ..domain.errors import DomainError, FieldError, Invalid
 from . import catalog, lifecycle
 from .context import Context
+from .metering import PAYMENT_FAILED, count
 from .ports import InboundEvent
 
 _ORDER_ID = re.compile(r"ord_[a-z2-7]{26}")
@@ -75,6 +76,7 @@ def _apply_stripe(event_type: str, obj: dict, ctx: Context) -> tuple[str, str]:
         error = obj.get("last_payment_error")
         message = error.get("message") if isinstance(error, dict) else None
         detail = message[:500] if isinstance(message, str) and message else "payment failed"
+        count(ctx, PAYMENT_FAILED)
     return "processed", detail
 
 

@@ -41,10 +41,10 @@ class OrderWrites:
     def dispatch(self, *, again: str = "") -> Order:
         """`again`: a status whose event is announced again when this run found it reached already (the run
         that reached it may have died before announcing; the event id is the same, so nobody hears it twice)."""
-        events = self.events
+        events, announced_again = self.events, False
         if not events and again and self.order.status == again:
-            events = [OrderStatusChanged(self.order.id, again)]
-        dispatch(self.order, events, self.ctx)
+            events, announced_again = [OrderStatusChanged(self.order.id, again)], True
+        dispatch(self.order, events, self.ctx, again=announced_again)
         return self.order
 
 

@@ -207,6 +207,13 @@ class Event:
     data: dict
 
 
+class Meter(ABC):
+    """Counts what happened (orders paid, payments failed, deliveries given up) for the dashboard."""
+
+    @abstractmethod
+    def count(self, name: str, value: int = 1) -> None: ...
+
+
 class Notifier(ABC):
     @abstractmethod
     def publish(self, event: Event) -> None:

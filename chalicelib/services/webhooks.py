@@ -9,6 +9,7 @@ from ..domain import webhooks as rules
 from ..domain.errors import Conflict, FieldError, Invalid, NotFound, found
 from ..domain.ids import new_id, new_secret, rfc3339
 from .context import Context
+from .metering import WEBHOOK_ATTEMPT_FAILED, WEBHOOK_DELIVERY_FAILED, count
 from .ports import Delivery, Event, Notifier, Page, SendFailed, StaleWrite, WebhookEndpoint, Webhooks
 from .retry import retrying
 
@@ -97,6 +98,7 @@ def deliver(delivery_id: str, receive_count: int, ctx: Context, *, now: int, max
         error = "error"
     last = receive_count >= max_attempts
     _record(ctx, delivery, status="failed" if last else "pending", code=code, error=error)
+    count(ctx, WEBHOOK_DELIVERY_FAILED if last else WEBHOOK_ATTEMPT_FAILED)
     if not last:
         ctx.webhooks.enqueue(delivery.id, backoff_seconds(receive_count, backoff_base), redelivery=handle)
     raise DeliveryFailed(error)

@@ -148,6 +148,11 @@ def test_deploy_stands_up_both_stacks_and_hands_the_functions_every_setting(sess
     for function in ("start_order_workflows", "merchant_events", "deliver_webhooks"):
         assert consumers[f"shelf-{STAGE}-{function}"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
 
+    # ... and its limits throttle the API stage per method, checkout apart.
+    api_id = url.split("//", 1)[1].split(".", 1)[0]
+    settings = session.client("apigateway").get_stage(restApiId=api_id, stageName="api")["methodSettings"]
+    assert settings["*/*"]["throttlingRateLimit"] > settings["~1carts~1{cart_id}~1checkout/POST"]["throttlingRateLimit"]
+
 
 def test_a_second_deploy_updates_in_place_and_keeps_hand_set_settings(session, project):
     _deploy(session, project, [])
@@ -210,3 +215,15 @@ def test_the_command_refuses_a_bad_stage_or_parameter(argv, capsys):
 
     assert exit_.value.code == 2
 
+
+
+def test_an_abuse_limit_given_to_the_deploy_reaches_the_stage_and_is_kept(session, project):
+    deploy.deploy(STAGE, session, project_dir=project, run_chalice=_chalice_as_moto(session), check=None,
+                  parameters={"CheckoutRateLimit": "3", "CheckoutBurstLimit": "6"}, out=lambda _: None)
+    _deploy(session, project, [])  # a later deploy without them keeps them
+
+    apigateway = session.client("apigateway")
+    api_id = apigateway.get_rest_apis()["items"][0]["id"]
+    checkout = apigateway.get_stage(restApiId=api_id, stageName="api")["methodSettings"][
+        "~1carts~1{cart_id}~1checkout/POST"]
+    assert (checkout["throttlingRateLimit"], checkout["throttlingBurstLimit"]) == (3.0, 6)
