@@ -10,7 +10,8 @@ from moto import mock_aws
 from local import infra
 
 REGION = "us-east-1"
-PERSONAL_DATA_TABLES = {"CustomersTable", "OrdersTable", "WebhookDeliveriesTable", "ReturnsTable"}
+PERSONAL_DATA_TABLES = {"CustomersTable", "OrdersTable", "WebhookDeliveriesTable", "ReturnsTable",
+                        "PricingTable"}  # once-per-email redemptions name the email
 
 
 @pytest.fixture
