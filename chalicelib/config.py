@@ -25,6 +25,11 @@ def currency() -> str:
     return _env("SHELF_CURRENCY", "USD").upper()
 
 
+def prices_include_tax() -> bool:
+    """Whether catalog prices (and shipping prices) already contain tax (SHELF_PRICES_INCLUDE_TAX=1)."""
+    return _env("SHELF_PRICES_INCLUDE_TAX", "0").strip().lower() in ("1", "true", "yes")
+
+
 def cart_ttl() -> timedelta:
     return timedelta(seconds=_int("CART_TTL_SECONDS", 7 * 24 * 3600))
 

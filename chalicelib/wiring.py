@@ -15,7 +15,8 @@ _context: Context | None = None
 
 def context() -> Context:
     global _context
-    if _context is None or _context.currency != config.currency():
+    if (_context is None or _context.currency != config.currency()
+            or _context.prices_include_tax != config.prices_include_tax()):
         with _lock:
             _context = _build()
     return _context
@@ -28,6 +29,7 @@ def _build() -> Context:
     from .adapters.dynamo_catalog import DynamoCatalog
     from .adapters.dynamo_inventory import DynamoInventory
     from .adapters.dynamo_orders import DynamoOrders
+    from .adapters.dynamo_pricing import DynamoPricing
     from .adapters.webhooks import DynamoInboundEvents, DynamoWebhooks, HttpSender
     from .domain.ids import utc_now
     from .services.webhooks import WebhookNotifier
@@ -37,7 +39,7 @@ def _build() -> Context:
                    orders=DynamoOrders(), api_keys=DynamoApiKeys(), payments=_payments(),
                    clock=utc_now, currency=config.currency(), workflow=StepFunctionsWorkflow(),
                    notifier=WebhookNotifier(webhooks), inbound=DynamoInboundEvents(), webhooks=webhooks,
-                   sender=HttpSender())
+                   sender=HttpSender(), pricing=DynamoPricing(), prices_include_tax=config.prices_include_tax())
 
 
 def _payments():
@@ -68,7 +70,7 @@ def place_order(cmd, *, on_placed, lambda_context=None):
         return {"order_id": placed[0].order.id}
 
     record = run_once(place, name="checkout", payload=cmd, key_fields="[cart_id, idempotency_key]",
-                      validate="[email, shipping_address]", lambda_context=lambda_context)
+                      validate="[email, shipping_address, shipping_method]", lambda_context=lambda_context)
     if placed:
         return placed[0]
     return checkout.answer_again(record["order_id"], cmd, ctx, token_secret=config.token_secret())

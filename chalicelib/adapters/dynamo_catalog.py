@@ -21,7 +21,8 @@ def _product_from(model: ProductModel, skus: dict[str, SkuModel]) -> Product:
         category=model.category or "", status=model.status,
         variants=tuple(Variant(sku=v.sku, title=v.title, price=Money(int(v.price_amount), v.currency),
                                attributes=dict(v.attributes.as_dict() if hasattr(v.attributes, "as_dict")
-                                               else v.attributes or {}))
+                                               else v.attributes or {}),
+                               weight_grams=int(v.weight_grams or 0))
                        for v in variants),
         created_at=model.created_at, updated_at=model.updated_at, version=model.version or 0)
 
@@ -42,7 +43,7 @@ def _product_model(p: Product) -> ProductModel:
 def _variant_fields(p: Product, position: int, v: Variant) -> dict:
     return dict(product_id=p.id, product_title=p.title, title=v.title, price_amount=v.price.amount,
                 currency=v.price.currency, attributes=dict(v.attributes), position=position,
-                sellable=p.sellable)
+                sellable=p.sellable, weight_grams=v.weight_grams)
 
 
 class DynamoCatalog(ports.Catalog):
@@ -121,7 +122,7 @@ class DynamoCatalog(ports.Catalog):
     def sku_info(self, skus: list[str]) -> dict[str, SkuInfo]:
         return {s: SkuInfo(sku=s, product_id=m.product_id, title=f"{m.product_title} - {m.title}",
                            price=Money(int(m.price_amount), m.currency), sellable=bool(m.sellable),
-                           available=max(int(m.available), 0))
+                           available=max(int(m.available), 0), weight_grams=int(m.weight_grams or 0))
                 for s, m in batch_skus(skus).items()}
 
     def any_sku_exists(self, skus: list[str]) -> bool:

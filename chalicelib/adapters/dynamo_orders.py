@@ -9,11 +9,17 @@ from ..domain.errors import Conflict, FieldError, OutOfStock
 from ..domain.ids import rfc3339
 from ..domain.money import Money
 from ..domain.orders import Address, Fulfillment, Order, Payment, Refund, StatusChange, StockMove
+from ..domain.pricing import CodeRelease, DiscountAlreadyUsed, DiscountExhausted
 from ..services import ports
 from ..services.ports import OrderAlreadyPlaced, Page, StaleWrite
 from . import cursor as cursors
+from .dynamo_pricing import give_back, redeem
 from .dynamodb import STOCK_MOVES, Tx, batch_skus, created_key, find, versioned
 from .models import CartModel, OrderModel, SkuModel, bind
+from .pricing_codec import pricing_from, pricing_map
+
+# A zero-total order is paid at checkout: its goods leave on hand at once, never reserved.
+_SELL = lambda q: ([SkuModel.on_hand.add(-q), SkuModel.available.add(-q)], SkuModel.available >= q)  # noqa: E731
 
 
 def _order_model(o: Order) -> OrderModel:
@@ -30,7 +36,7 @@ def _order_model(o: Order) -> OrderModel:
         refunds=[{"id": r.id, "amount": r.amount.amount, "status": r.status, "reason": r.reason,
                   "created_at": rfc3339(r.created_at), "provider_refund_id": r.provider_refund_id} for r in o.refunds],
         payment_token=o.payment_token or None, shipment_token=o.shipment_token or None,
-        history=[{"status": h.status, "at": rfc3339(h.at)} for h in o.history],
+        history=[{"status": h.status, "at": rfc3339(h.at)} for h in o.history], pricing=pricing_map(o),
         created_at=o.created_at, updated_at=o.updated_at, **versioned(o.version))
 
 
@@ -75,6 +81,7 @@ def _order_from(m: OrderModel) -> Order:
                       for r in map(_as_dict, m.refunds or [])),
         payment_token=m.payment_token or "", shipment_token=m.shipment_token or "",
         history=tuple(StatusChange(h["status"], _parse_time(h["at"])) for h in map(_as_dict, m.history)),
+        **pricing_from(_as_dict(m.pricing) if m.pricing else None, cur),
         created_at=m.created_at, updated_at=m.updated_at, version=m.version or 0)
 
 
@@ -87,8 +94,11 @@ class DynamoOrders(ports.Orders):
                   [CartModel.status.set("checked_out"), CartModel.updated_at.set(order.created_at)],
                   CartModel.status == "open")
         for line in order.lines:
-            actions, condition = STOCK_MOVES["reserve"](line.quantity)
+            actions, condition = (STOCK_MOVES["reserve"] if order.status == "pending_payment" else _SELL)(line.quantity)
             tx.update(("sku", line.sku), SkuModel(line.sku), actions, condition)
+        if order.discount is not None:
+            redeem(tx, code=order.discount.code, email=order.email, once_per_email=order.discount.once_per_email,
+                   order_id=order.id, at=order.created_at)
         failed = tx.commit()
         if not failed:
             return
@@ -96,6 +106,11 @@ class DynamoOrders(ports.Orders):
             raise OrderAlreadyPlaced(order.id)
         if "cart" in failed:
             raise StaleWrite(cart.id)
+        if "discount" in failed:
+            raise DiscountExhausted(f"the code {order.discount.code} has been used up; nothing was reserved")
+        if "redemption" in failed:
+            raise DiscountAlreadyUsed(f"the code {order.discount.code} was already used with this email; "
+                                      "nothing was reserved")
         raise OutOfStock("not enough stock for every line; nothing was reserved",
                          [FieldError(sku, f"not enough stock of {sku}") for _, sku in failed])
 
@@ -104,6 +119,9 @@ class DynamoOrders(ports.Orders):
         bind()
         tx = Tx()
         tx.save("order", _order_model(order), OrderModel.order_id.exists())
+        for release in (m for m in moves if isinstance(m, CodeRelease)):
+            give_back(tx, release)
+        moves = [m for m in moves if not isinstance(m, CodeRelease)]
         existing = batch_skus([m.sku for m in moves if m.kind == "restock"])
         for m in moves:
             if m.kind == "restock" and m.sku not in existing:

@@ -76,6 +76,7 @@ class SkuModel(Model):
     on_hand = NumberAttribute(default=0)
     reserved = NumberAttribute(default=0)
     available = NumberAttribute(default=0)
+    weight_grams = NumberAttribute(default=0)
 
 
 class CartModel(Model):
@@ -89,6 +90,9 @@ class CartModel(Model):
     updated_at = UTCDateTimeAttribute()
     expires_at = TTLAttribute()
     version = VersionAttribute()
+    discount_code = UnicodeAttribute(null=True)
+    shipping_address = MapAttribute(null=True)
+    shipping_method = UnicodeAttribute(null=True)
 
 
 class _OrdersByStatus(GlobalSecondaryIndex):
@@ -131,6 +135,7 @@ class OrderModel(Model):
     pending_fulfillment = MapAttribute(null=True)
     access_token_hash = UnicodeAttribute()
     history = ListAttribute(default=list)
+    pricing = MapAttribute(null=True)  # the breakdown, shipping method and code fixed at checkout
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
     version = VersionAttribute()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from importlib import import_module
 
 # One module per area; each exposes ROUTERS. A new area is one more name here.
-AREAS = ("meta", "catalog", "carts", "orders", "webhooks")
+AREAS = ("meta", "catalog", "carts", "orders", "webhooks", "pricing")
 
 
 def routers() -> list:

@@ -53,15 +53,18 @@ def remove_item(req: Request, cart_id: str, sku: str):
 
 # --- checkout -----------------------------------------------------------------------------------------
 
-@cart_routes.route("POST", "/carts/{cart_id}/checkout", summary="Check out: reserve stock, create the order",
-                   status=201, body=s.CheckoutIn, response=s.Checkout, errors=(409, 503),
+@cart_routes.route("POST", "/carts/{cart_id}/checkout",
+                   summary="Check out: reserve stock, redeem the code, create the order", status=201,
+                   body=s.CheckoutIn, response=s.Checkout, errors=(409, 503),
                    headers={"Idempotency-Key": {"minLength": 1, "maxLength": 255}}, path_patterns=CART_ID)
 def checkout_cart(req: Request, cart_id: str):
     b: s.CheckoutIn = req.body
     a = b.shipping_address
     cmd = PlaceOrder(cart_id=cart_id, idempotency_key=req.header("Idempotency-Key"), email=str(b.email),
-                     shipping_address=Address(name=a.name, line1=a.line1, line2=a.line2, city=a.city,
-                                              postal_code=a.postal_code, country=a.country, region=a.region))
+                     shipping_address=None if a is None else Address(
+                         name=a.name, line1=a.line1, line2=a.line2, city=a.city, postal_code=a.postal_code,
+                         country=a.country, region=a.region),
+                     shipping_method=b.shipping_method or "")
 
     def placed(result) -> None:
         try:

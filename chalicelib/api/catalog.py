@@ -35,7 +35,7 @@ def get_product(req: Request, product_id: str):
 
 def _variants(items: list[s.VariantIn]) -> tuple[Variant, ...]:
     return tuple(Variant(sku=v.sku, title=v.title, price=Money(v.price.amount, v.price.currency),
-                         attributes=dict(v.attributes)) for v in items)
+                         attributes=dict(v.attributes), weight_grams=v.weight_grams) for v in items)
 
 
 @admin.route("POST", "/admin/products", summary="Create a product", status=201, body=s.ProductCreate,

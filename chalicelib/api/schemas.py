@@ -26,6 +26,7 @@ MAX_AMOUNT = 10**11  # a billion in major units: well past any real price, well 
 ProductStatus = Literal["active", "draft", "archived"]
 OrderStatus = Literal["pending_payment", "paid", "shipped", "canceled", "refunded"]
 Timestamp = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
+ShippingMethodId = Annotated[str, StringConstraints(pattern=r"^ship_[a-z2-7]{26}$")]
 
 
 # defer_build: a model's validator is built on its first use, not at import: a cold start that serves
@@ -80,6 +81,7 @@ class VariantIn(Input):
     title: Text
     price: MoneyIn
     attributes: Attributes = Field(default_factory=dict)
+    weight_grams: Annotated[int, Field(ge=0, le=10**7, description="weight of one unit; shipping charges per kg")] = 0
 
 
 Variants = Annotated[list[VariantIn], Field(min_length=1, max_length=50)]
@@ -111,6 +113,7 @@ class VariantOut(Output):
     price: Money
     available: int = Field(ge=0)
     attributes: dict[str, str]
+    weight_grams: int = Field(default=0, ge=0)
 
 
 class Product(Output):
@@ -147,6 +150,17 @@ class Stock(Output):
 
 # --- carts -------------------------------------------------------------------------------------------
 
+class Address(Output):
+    name: str
+    line1: str
+    line2: str | None = None
+    city: str
+    postal_code: str
+    country: str
+    region: str | None = None
+
+
+
 class CartCreate(Input):
     pass
 
@@ -166,6 +180,19 @@ class Line(Output):
     quantity: int
     unit_price: Money
     total: Money
+    discount: Money | None = Field(default=None, description="this line's share of the discount")
+    tax: Money | None = Field(default=None, description="tax on this line (contained in it when prices include tax)")
+
+
+class AppliedDiscount(Output):
+    code: str
+    amount: Money
+
+
+class ShippingChoice(Output):
+    method_id: str
+    name: str
+    price: Money
 
 
 class Cart(Output):
@@ -177,6 +204,14 @@ class Cart(Output):
     expires_at: Timestamp
     unavailable_skus: list[str] = Field(
         default_factory=list, description="SKUs in the cart that can no longer be bought; not priced")
+    discount_total: Money | None = None
+    shipping_total: Money | None = None
+    tax_total: Money | None = None
+    prices_include_tax: bool = False
+    discount: AppliedDiscount | None = None
+    discount_problem: str | None = Field(default=None, description="why the cart's code does not apply now")
+    shipping_address: Address | None = None
+    shipping: ShippingChoice | None = Field(default=None, description="the chosen method, priced for this cart")
 
 
 # --- checkout and orders -----------------------------------------------------------------------------
@@ -193,17 +228,8 @@ class AddressIn(Input):
 
 class CheckoutIn(Input):
     email: Annotated[EmailStr, StringConstraints(max_length=254)]
-    shipping_address: AddressIn
-
-
-class Address(Output):
-    name: str
-    line1: str
-    line2: str | None = None
-    city: str
-    postal_code: str
-    country: str
-    region: str | None = None
+    shipping_address: AddressIn | None = Field(default=None, description="omit to use the cart's destination")
+    shipping_method: ShippingMethodId | None = Field(default=None, description="omit to use the cart's method")
 
 
 class OrderPayment(Output):
@@ -213,7 +239,7 @@ class OrderPayment(Output):
 
 
 class CheckoutPayment(Output):
-    provider: Literal["stripe", "simulated"]
+    provider: Literal["stripe", "simulated", "none"]
     payment_intent_id: str
     client_secret: str
 
@@ -243,7 +269,13 @@ class Order(Output):
     email: str
     lines: list[Line]
     subtotal: Money
+    discount_total: Money
+    shipping_total: Money
+    tax_total: Money
     total: Money
+    prices_include_tax: bool
+    discount: AppliedDiscount | None = None
+    shipping: ShippingChoice | None = None
     shipping_address: Address
     payment: OrderPayment
     fulfillment: Fulfillment | None

@@ -3,6 +3,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from .address import Address
 from .catalog import SkuInfo
 from .errors import CartNotOpen, FieldError, Invalid, NotFound
 from .money import Money, total
@@ -20,6 +21,9 @@ class Cart:
     updated_at: datetime
     expires_at: datetime
     version: int = 0
+    discount_code: str = ""
+    shipping_address: Address | None = None
+    shipping_method: str = ""
 
     def is_expired(self, now: datetime) -> bool:
         return now >= self.expires_at
@@ -74,6 +78,7 @@ class PricedLine:
     title: str
     quantity: int
     unit_price: Money
+    weight_grams: int = 0
 
     @property
     def total(self) -> Money:
@@ -94,11 +99,6 @@ class PricedCart:
     def subtotal(self) -> Money:
         return subtotal(self.lines, self.currency)
 
-    @property
-    def total(self) -> Money:
-        # No tax or shipping yet: the total is the subtotal.
-        return self.subtotal
-
 
 def price_lines(lines: dict[str, int], catalog: dict[str, SkuInfo], currency: str) -> PricedCart:
     """Prices always come from the catalog. Lines whose SKU can no longer be sold are left out and named."""
@@ -108,5 +108,6 @@ def price_lines(lines: dict[str, int], catalog: dict[str, SkuInfo], currency: st
         if info is None or not info.sellable or info.price.currency != currency:
             unavailable.append(sku)
             continue
-        priced.append(PricedLine(sku=sku, title=info.title, quantity=qty, unit_price=info.price))
+        priced.append(PricedLine(sku=sku, title=info.title, quantity=qty, unit_price=info.price,
+                                 weight_grams=info.weight_grams))
     return PricedCart(lines=priced, currency=currency, unavailable=unavailable)

@@ -16,6 +16,7 @@ class Variant:
     title: str
     price: Money
     attributes: dict[str, str] = field(default_factory=dict)
+    weight_grams: int = 0
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,8 @@ def validate_product(product: Product, currency: str) -> None:
             errors.append(FieldError(f"variants[{i}].price.currency", f"the store sells in {currency}"))
         if v.price.amount < 0:
             errors.append(FieldError(f"variants[{i}].price.amount", "must not be negative"))
+        if v.weight_grams < 0:
+            errors.append(FieldError(f"variants[{i}].weight_grams", "must not be negative"))
     if errors:
         raise Invalid("the product is not valid", errors)
 
@@ -74,3 +77,4 @@ class SkuInfo:
     price: Money
     sellable: bool
     available: int
+    weight_grams: int = 0

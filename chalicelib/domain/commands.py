@@ -54,4 +54,5 @@ class PlaceOrder:
     cart_id: str
     idempotency_key: str
     email: str
-    shipping_address: Address
+    shipping_address: Address | None  # None: the cart's destination
+    shipping_method: str = ""  # empty: the cart's method

@@ -3,11 +3,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from .cart import PricedLine, subtotal
+from .address import Address
+from .cart import PricedLine
 from .errors import InvalidTransition
 from .ids import derived_id
 from .money import Money
+from .pricing import AppliedCode, Breakdown, CodeRelease, PricingLine, ShippingChoice, price
 
+NO_PROVIDER = "none"  # a total of 0: nothing to charge
 PENDING_PAYMENT = "pending_payment"
 PAID = "paid"
 SHIPPED = "shipped"
@@ -26,17 +29,6 @@ STATUSES = tuple(TRANSITIONS)
 
 def can_transition(current: str, target: str) -> bool:
     return target in TRANSITIONS.get(current, frozenset())
-
-
-@dataclass(frozen=True)
-class Address:
-    name: str
-    line1: str
-    city: str
-    postal_code: str
-    country: str
-    line2: str | None = None
-    region: str | None = None
 
 
 @dataclass(frozen=True)
@@ -130,27 +122,43 @@ class Order:
     payment_token: str = ""
     shipment_token: str = ""
     pending_fulfillment: Fulfillment | None = None
+    breakdown: Breakdown | None = None  # None only for orders placed before pricing: then lines are all
+    shipping_method: ShippingChoice | None = None
+    discount: AppliedCode | None = None
     version: int = 0
     events: list = field(default_factory=list, compare=False, repr=False)
 
     @classmethod
     def place(cls, *, order_id: str, cart_id: str, email: str, lines: list[PricedLine], currency: str,
-              shipping_address: Address, payment: Payment, access_token_hash: str, at: datetime) -> Order:
+              shipping_address: Address, payment: Payment, access_token_hash: str, at: datetime,
+              breakdown: Breakdown | None = None, shipping_method: ShippingChoice | None = None,
+              discount: AppliedCode | None = None) -> Order:
+        """A placed order waits for its payment; one that needs none (its total is 0: provider "none") is paid
+        at once."""
         order = cls(id=order_id, status=PENDING_PAYMENT, email=email, lines=tuple(lines),
                     shipping_address=shipping_address, payment=payment, access_token_hash=access_token_hash,
                     created_at=at, updated_at=at, history=(StatusChange(PENDING_PAYMENT, at),),
-                    currency=currency, cart_id=cart_id, refunded=Money.zero(currency))
+                    currency=currency, cart_id=cart_id, refunded=Money.zero(currency), breakdown=breakdown,
+                    shipping_method=shipping_method, discount=discount)
         order.events.append(OrderPlaced(order_id, order.total))
+        if payment.provider == NO_PROVIDER:
+            return order.transition(PAID, at)
         return order
 
     @property
+    def pricing(self) -> Breakdown:
+        if self.breakdown is not None:
+            return self.breakdown
+        return price([PricingLine(ln.sku, ln.quantity, ln.unit_price) for ln in self.lines], currency=self.currency)
+
+    @property
     def subtotal(self) -> Money:
-        return subtotal(self.lines, self.currency)
+        return self.pricing.subtotal
 
     @property
     def total(self) -> Money:
-        # The total charged: the lines as priced at checkout (no tax or shipping yet).
-        return self.subtotal
+        """What the shopper pays: the breakdown's total, fixed at checkout."""
+        return self.pricing.total
 
     @property
     def refundable(self) -> Money:
@@ -207,7 +215,10 @@ class Order:
         """Before payment the reservation is released; after, the committed goods go back on the shelf."""
         kind = {PENDING_PAYMENT: "release", PAID: "restock"}.get(self.status)
         canceled = self.transition(CANCELED, at).book_return(at)
-        return canceled, [StockMove(line.sku, kind, line.quantity) for line in self.lines]
+        moves: list = [StockMove(line.sku, kind, line.quantity) for line in self.lines]
+        if self.status == PENDING_PAYMENT and self.discount is not None:
+            moves.append(CodeRelease(self.discount.code, self.email, self.discount.once_per_email, self.id))
+        return canceled, moves
 
     def ship(self, fulfillment: Fulfillment, at: datetime) -> Order:
         shipped = self.transition(SHIPPED, at)

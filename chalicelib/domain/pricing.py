@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from .errors import Conflict, Invalid
 from .money import Money
 
 PERCENTAGE = "percentage"
@@ -13,6 +14,57 @@ FIXED = "fixed"
 FREE_SHIPPING = "free_shipping"
 DISCOUNT_KINDS = (PERCENTAGE, FIXED, FREE_SHIPPING)
 MAX_BPS = 10000
+# What a card provider can charge in one payment (Stripe's limits in minor units, for every provider: the
+# simulated one stands in for Stripe). A total of 0 needs no payment at all.
+MIN_CHARGE = 50
+MAX_CHARGE = 99_999_999
+
+
+class DiscountInvalid(Invalid):
+    slug = "discount_invalid"
+    title = "The discount code does not apply"
+
+
+class DiscountExhausted(Conflict):
+    slug = "discount_exhausted"
+    title = "The discount code has been used up"
+
+
+class DiscountAlreadyUsed(Conflict):
+    slug = "discount_already_used"
+    title = "The discount code was already used with this email"
+
+
+class DiscountCodeTaken(Conflict):
+    slug = "discount_code_taken"
+    title = "A discount with this code exists"
+
+
+class ShippingMethodRequired(Invalid):
+    slug = "shipping_method_required"
+    title = "Choose a shipping method"
+
+
+class ShippingUnavailable(Invalid):
+    slug = "shipping_unavailable"
+    title = "The shipping method does not serve this address"
+
+
+class AmountOutOfRange(Invalid):
+    slug = "amount_out_of_range"
+    title = "The payment provider cannot charge this total"
+
+
+def chargeable(total: Money) -> bool:
+    return total.amount == 0 or MIN_CHARGE <= total.amount <= MAX_CHARGE
+
+
+def normalize_code(code: str) -> str:
+    return code.strip().upper()
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
 
 
 def round_half_up(numerator: int, denominator: int) -> int:
@@ -101,6 +153,33 @@ class TaxRate:
         if region is not None and region in self.regions:
             return self.regions[region]
         return self.rate_bps
+
+
+@dataclass(frozen=True)
+class ShippingChoice:
+    """The shipping method an order was priced with, as it was then."""
+
+    method_id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class AppliedCode:
+    """The code an order redeemed: one use of its counter, and with `once_per_email` its email's redemption."""
+
+    code: str
+    once_per_email: bool = False
+
+
+@dataclass(frozen=True)
+class CodeRelease:
+    """Gives an order's use of its code back (it was canceled before payment), in the write that cancels it."""
+
+    code: str
+    email: str
+    once_per_email: bool
+    order_id: str
+    kind: str = "give_back"
 
 
 @dataclass(frozen=True)

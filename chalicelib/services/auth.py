@@ -9,7 +9,8 @@ from ..domain.ids import sha256_hex
 from .context import Context
 from .ports import ApiKey
 
-ALL_SCOPES = frozenset({"catalog:write", "inventory:write", "orders:read", "orders:write", "webhooks:write"})
+ALL_SCOPES = frozenset({"catalog:write", "inventory:write", "orders:read", "orders:write", "pricing:write",
+                        "webhooks:write"})
 
 
 @dataclass(frozen=True)

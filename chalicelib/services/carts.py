@@ -9,6 +9,7 @@ from ..domain.commands import AddToCart, SetCartLine
 from ..domain.errors import FieldError, Invalid, NotFound, OutOfStock
 from ..domain.ids import new_id
 from .context import Context
+from .pricing import Quote, quote
 from .retry import retrying
 
 _RETRIES = 5
@@ -18,13 +19,14 @@ _RETRIES = 5
 class CartView:
     cart: Cart
     priced: PricedCart
+    quote: Quote
 
 
 def create_cart(ctx: Context, ttl: timedelta) -> CartView:
     now = ctx.clock()
     cart = Cart(id=new_id("cart"), status="open", lines={}, created_at=now, updated_at=now, expires_at=now + ttl)
     ctx.carts.add(cart)
-    return CartView(cart, price_lines({}, {}, ctx.currency))
+    return view(cart, ctx)
 
 
 def load_cart(cart_id: str, ctx: Context) -> Cart:
@@ -36,7 +38,9 @@ def load_cart(cart_id: str, ctx: Context) -> Cart:
 
 
 def view(cart: Cart, ctx: Context) -> CartView:
-    return CartView(cart, price_lines(cart.lines, ctx.catalog.sku_info(list(cart.lines)), ctx.currency))
+    priced = price_lines(cart.lines, ctx.catalog.sku_info(list(cart.lines)) if cart.lines else {}, ctx.currency)
+    return CartView(cart, priced, quote(priced.lines, ctx, discount_code=cart.discount_code,
+                                        address=cart.shipping_address, method_id=cart.shipping_method))
 
 
 def get_cart(cart_id: str, ctx: Context) -> CartView:

@@ -6,12 +6,34 @@ import hmac
 from dataclasses import dataclass, replace
 
 from ..domain.commands import PlaceOrder
-from ..domain.errors import CartEmpty, Conflict, FieldError, IdempotencyInProgress, IdempotencyKeyReused, OutOfStock
+from ..domain.errors import (
+    CartEmpty,
+    Conflict,
+    FieldError,
+    IdempotencyInProgress,
+    IdempotencyKeyReused,
+    Invalid,
+    OutOfStock,
+)
 from ..domain.ids import derived_id, keyed_secret, new_id, new_secret, sha256_hex
 from ..domain.orders import Order, Payment
+from ..domain.pricing import (
+    MAX_CHARGE,
+    MIN_CHARGE,
+    AmountOutOfRange,
+    AppliedCode,
+    DiscountAlreadyUsed,
+    DiscountExhausted,
+    ShippingChoice,
+    chargeable,
+)
 from .carts import load_cart, view
 from .context import Context
 from .ports import OrderAlreadyPlaced, PaymentRequest, StaleWrite
+from .pricing import quote
+
+# A zero total needs no payment: the order is paid at checkout, with no intent at the provider.
+NO_PAYMENT = Payment(provider="none", payment_intent_id="", status="succeeded")
 
 _RETRIES = 3
 
@@ -43,23 +65,44 @@ def place_order(cmd: PlaceOrder, ctx: Context, *, token_secret: str = "") -> Che
                              [FieldError(sku, f"{sku} is no longer for sale") for sku in priced.unavailable])
         if not priced.lines:
             raise CartEmpty(f"cart {cart.id} has no items")
+        address = cmd.shipping_address or cart.shipping_address
+        if address is None:
+            raise Invalid("a shipping address is required",
+                          [FieldError("shipping_address", "send one, or set it on the cart first")])
+        q = quote(priced.lines, ctx, discount_code=cart.discount_code, address=address,
+                  method_id=cmd.shipping_method or cart.shipping_method, strict=True)
+        total = q.breakdown.total
+        if not chargeable(total):
+            raise AmountOutOfRange(f"the payment provider cannot charge {total.amount} {total.currency}: a total "
+                                   f"is 0, or {MIN_CHARGE}..{MAX_CHARGE} minor units",
+                                   [FieldError("total", f"{total.amount} is out of range")])
         # A fresh key per attempt: an attempt that fails cancels its intent, and the next must not get
         # that canceled intent back. The key is kept on the order to fetch the same intent again.
         intent_key = f"{order_id}:create:{new_id('try')}"
-        payment = ctx.payments.create_intent(PaymentRequest(order_id=order_id, amount=priced.total, email=cmd.email,
-                                                            idempotency_key=intent_key))
-        payment = replace(payment, idempotency_key=intent_key)
+        if total.amount == 0:
+            payment = NO_PAYMENT
+        else:
+            payment = ctx.payments.create_intent(PaymentRequest(order_id=order_id, amount=total, email=cmd.email,
+                                                                idempotency_key=intent_key))
+            payment = replace(payment, idempotency_key=intent_key)
         token = access_token(order_id, token_secret)
         order = Order.place(order_id=order_id, cart_id=cart.id, email=cmd.email, lines=priced.lines,
-                            currency=ctx.currency, shipping_address=cmd.shipping_address, payment=payment,
-                            access_token_hash=sha256_hex(token), at=ctx.clock())
+                            currency=ctx.currency, shipping_address=address, payment=payment,
+                            access_token_hash=sha256_hex(token), at=ctx.clock(), breakdown=q.breakdown,
+                            shipping_method=ShippingChoice(q.method.id, q.method.name) if q.method else None,
+                            discount=AppliedCode(q.discount.code, q.discount.once_per_email) if q.discount else None)
+
+        def cancel_intent() -> None:
+            if payment.payment_intent_id:
+                ctx.payments.cancel_intent(payment.payment_intent_id, f"{intent_key}:cancel")
+
         try:
             ctx.orders.place(order, cart)
         except StaleWrite:
-            ctx.payments.cancel_intent(payment.payment_intent_id, f"{intent_key}:cancel")
+            cancel_intent()
             continue  # the cart changed after we priced it: price it again
-        except OutOfStock:
-            ctx.payments.cancel_intent(payment.payment_intent_id, f"{intent_key}:cancel")
+        except (OutOfStock, DiscountExhausted, DiscountAlreadyUsed):
+            cancel_intent()
             raise
         except OrderAlreadyPlaced:
             raise IdempotencyInProgress("this checkout was already placed by a concurrent request") from None
@@ -78,8 +121,16 @@ def answer_again(order_id: str, cmd: PlaceOrder, ctx: Context, *, token_secret: 
 def _answer_again(order: Order, cmd: PlaceOrder, ctx: Context, token_secret: str) -> CheckoutResult:
     """This key's checkout already placed its order (its first answer was lost, or its idempotency record
     expired): the same request gets the same answer, another request with the key a 409."""
-    if order.cart_id != cmd.cart_id or order.email != cmd.email or order.shipping_address != cmd.shipping_address:
+    same_address = cmd.shipping_address is None or order.shipping_address == cmd.shipping_address
+    same_method = not cmd.shipping_method or (order.shipping_method is not None
+                                              and order.shipping_method.method_id == cmd.shipping_method)
+    if order.cart_id != cmd.cart_id or order.email != cmd.email or not same_address or not same_method:
         raise IdempotencyKeyReused("this Idempotency-Key was used with a different request")
+    if not order.payment.payment_intent_id:
+        token = access_token(order.id, token_secret)
+        if not hmac.compare_digest(sha256_hex(token), order.access_token_hash):
+            raise Conflict("this checkout cannot be answered again; read the order with its token")
+        return CheckoutResult(order, token, order.payment)
     payment = ctx.payments.create_intent(PaymentRequest(order_id=order.id, amount=order.total, email=order.email,
                                                         idempotency_key=order.payment.idempotency_key))
     if payment.payment_intent_id != order.payment.payment_intent_id:

@@ -16,6 +16,7 @@ from .ports import (
     WebhookSender,
     Workflow,
 )
+from .pricing_store import PricingStore
 
 
 @dataclass(frozen=True)
@@ -35,3 +36,5 @@ class Context:
     inbound: InboundEvents | None = None
     webhooks: Webhooks | None = None
     sender: WebhookSender | None = None
+    pricing: PricingStore | None = None
+    prices_include_tax: bool = False

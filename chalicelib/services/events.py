@@ -8,6 +8,7 @@ from ..domain.money import Money
 from ..domain.orders import CANCELED, REFUNDED, Order, OrderPlaced, OrderStatusChanged
 from .context import Context
 from .ports import Event
+from .pricing import breakdown_data
 
 
 def order_data(order: Order) -> dict:
@@ -21,7 +22,8 @@ def order_data(order: Order) -> dict:
         "fulfillment": None if order.fulfillment is None else {
             "carrier": order.fulfillment.carrier, "tracking_number": order.fulfillment.tracking_number,
             "shipped_at": rfc3339(order.fulfillment.shipped_at)},
-        "created_at": rfc3339(order.created_at), "updated_at": rfc3339(order.updated_at)}}
+        "created_at": rfc3339(order.created_at), "updated_at": rfc3339(order.updated_at),
+        **breakdown_data(order)}}
 
 
 def publish(ctx: Context, event_type: str, key: str, data: dict) -> None:

@@ -209,36 +209,36 @@ class TestPricing:
             ("MUG", "Title of MUG", 1, usd(1200)),
         ]
         assert priced.subtotal == usd(6200)
-        assert priced.total == priced.subtotal  # no tax or shipping yet
+        assert priced.subtotal == usd(6200)
         assert priced.unavailable == []
         assert priced.currency == "USD"
 
     def test_an_empty_cart_prices_to_zero(self):
         priced = price_lines({}, {}, "USD")
-        assert priced.lines == [] and priced.total == Money.zero("USD")
+        assert priced.lines == [] and priced.subtotal == Money.zero("USD")
 
     def test_a_sku_missing_from_the_catalog_is_left_out_and_named(self):
         priced = price_lines({"GONE": 1, "MUG": 2}, {"MUG": sku_info("MUG", 500)}, "USD")
         assert [ln.sku for ln in priced.lines] == ["MUG"]
         assert priced.unavailable == ["GONE"]
-        assert priced.total == usd(1000)
+        assert priced.subtotal == usd(1000)
 
     def test_a_sku_that_is_not_sellable_is_left_out_and_named(self):
         catalog = {"OLD": sku_info("OLD", sellable=False), "MUG": sku_info("MUG", 500)}
         priced = price_lines({"OLD": 1, "MUG": 1}, catalog, "USD")
         assert priced.unavailable == ["OLD"]
-        assert priced.total == usd(500)
+        assert priced.subtotal == usd(500)
 
     def test_a_sku_priced_in_another_currency_is_left_out_and_named(self):
         catalog = {"EU": sku_info("EU", currency="EUR")}
         priced = price_lines({"EU": 1}, catalog, "USD")
         assert priced.lines == [] and priced.unavailable == ["EU"]
-        assert priced.total == Money.zero("USD")
+        assert priced.subtotal == Money.zero("USD")
 
     def test_a_sellable_sku_with_no_stock_is_still_priced(self):
         # Stock is checked at checkout, not when pricing.
         priced = price_lines({"MUG": 1}, {"MUG": sku_info("MUG", 500, available=0)}, "USD")
-        assert priced.total == usd(500)
+        assert priced.subtotal == usd(500)
 
     def test_pricing_does_not_change_the_lines_it_was_given(self):
         lines = {"GONE": 1}
@@ -248,7 +248,7 @@ class TestPricing:
     def test_a_priced_cart_refuses_a_line_in_a_foreign_currency(self):
         cart = PricedCart(lines=[PricedLine("EU", "x", 1, Money(100, "EUR"))], currency="USD")
         with pytest.raises(CurrencyMismatch):
-            _ = cart.total
+            _ = cart.subtotal
 
 
 # --- properties ---------------------------------------------------------------------------------
@@ -296,7 +296,7 @@ def test_the_total_is_the_sum_of_catalog_price_times_quantity_of_sellable_lines(
     priced = price_lines(lines, catalog, "USD")
 
     sellable = {sku for sku in lines if sku in catalog and sku not in unsellable}
-    assert priced.total == usd(sum(prices[sku] * lines[sku] for sku in sellable))
+    assert priced.subtotal == usd(sum(prices[sku] * lines[sku] for sku in sellable))
     assert {ln.sku for ln in priced.lines} == sellable
     assert set(priced.unavailable) == set(lines) - sellable
     assert len(priced.lines) + len(priced.unavailable) == len(lines)
