@@ -101,6 +101,10 @@ class Discount:
     times_used: int = 0
     created_at: datetime | None = None
 
+    @property
+    def used_up(self) -> bool:
+        return self.usage_limit is not None and self.times_used >= self.usage_limit
+
     def why_not(self, subtotal: Money, now: datetime) -> str | None:
         """Why this code does not apply to a cart of `subtotal` now, or None when it does."""
         if not self.active:
@@ -109,7 +113,7 @@ class Discount:
             return f"the code {self.code} is not valid yet"
         if self.ends_at is not None and now >= self.ends_at:
             return f"the code {self.code} has expired"
-        if self.usage_limit is not None and self.times_used >= self.usage_limit:
+        if self.used_up:
             return f"the code {self.code} has been used up"
         if self.min_subtotal is not None and subtotal < self.min_subtotal:
             return (f"the code {self.code} needs a subtotal of at least {self.min_subtotal.amount} "

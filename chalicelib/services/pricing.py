@@ -18,6 +18,7 @@ from ..domain.pricing import (
     PERCENTAGE,
     Breakdown,
     Discount,
+    DiscountExhausted,
     DiscountInvalid,
     PricingLine,
     ShippingMethod,
@@ -62,6 +63,8 @@ def quote(lines: list[PricedLine], ctx: Context, *, discount_code: str = "", add
         found_code = store.discount(discount_code) if store else None
         problem = (f"there is no code {normalize_code(discount_code)}" if found_code is None
                    else found_code.why_not(subtotal, ctx.clock()) or "")
+        if problem and strict and found_code is not None and found_code.used_up:
+            raise DiscountExhausted(problem + "; nothing was reserved")
         if problem and strict:
             raise DiscountInvalid(problem)
         discount = None if problem else found_code
