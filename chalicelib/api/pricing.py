@@ -2,6 +2,7 @@
 shipping options, destination and discount code on a cart."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
@@ -205,6 +206,19 @@ def discount_out(d: Discount) -> DiscountOut:
                        active=d.active, created_at=_time(d.created_at))
 
 
+def _instant(value: datetime | None, name: str) -> datetime | None:
+    """An aware timestamp as UTC; one too far from now to store (year outside 2000..9998) is a 422."""
+    if value is None:
+        return None
+    try:
+        utc = value.astimezone(timezone.utc)
+    except OverflowError:
+        utc = None
+    if utc is None or not 2000 <= utc.year <= 9998:
+        raise Invalid("timestamp out of range", [FieldError(name, "must be between the years 2000 and 9998")])
+    return utc
+
+
 def _country(code: str) -> str:
     if code not in s.COUNTRIES:
         raise Invalid("unknown country", [FieldError("country", f"{code} is not an ISO 3166-1 alpha-2 code")])
@@ -279,7 +293,7 @@ def list_tax_rates(req: Request):
 
 
 @merchant.route("DELETE", "/admin/tax-rates/{country}", summary="Remove a country's tax rate (taxed at 0)",
-                status=204, scope=SCOPE)
+                status=204, scope=SCOPE, errors=(422,))
 def delete_tax_rate(req: Request, country: str):
     pricing_service.delete_rate(_country(country), ctx())
 
@@ -291,7 +305,8 @@ def delete_tax_rate(req: Request, country: str):
 def create_discount(req: Request):
     b: DiscountIn = req.body
     fields = dict(code=b.code, kind=b.kind, percent_bps=b.percent_bps or 0, amount=_money(b.amount),
-                  min_subtotal=_money(b.min_subtotal), starts_at=b.starts_at, ends_at=b.ends_at,
+                  min_subtotal=_money(b.min_subtotal), starts_at=_instant(b.starts_at, "starts_at"),
+                  ends_at=_instant(b.ends_at, "ends_at"),
                   usage_limit=b.usage_limit, once_per_email=b.once_per_email)
     return discount_out(pricing_service.create_discount(fields, ctx()))
 
@@ -315,6 +330,8 @@ def patch_discount(req: Request, code: str):
     changes = {name: getattr(req.body, name) for name in req.body.model_dump(exclude_unset=True)}
     if "active" in changes and changes["active"] is None:
         raise Invalid("active cannot be cleared", [FieldError("active", "may not be null")])
+    if "ends_at" in changes:
+        changes["ends_at"] = _instant(changes["ends_at"], "ends_at")
     return discount_out(pricing_service.update_discount(code, changes, ctx()))
 
 

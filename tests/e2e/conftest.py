@@ -47,3 +47,20 @@ def admin_headers(stack) -> dict[str, str]:
 def http():
     with requests.Session() as session:
         yield session
+
+
+@pytest.fixture(autouse=True)
+def _no_pricing_left_behind(request):
+    """The stack is shared: a shipping method or tax rate a test leaves active would price (or refuse) every
+    later checkout. After each test, methods are deactivated and tax rates removed."""
+    yield
+    if "stack" not in request.fixturenames:
+        return
+    local_stack = request.getfixturevalue("stack")
+    headers = {"Authorization": f"Bearer {local_stack.admin_api_key}"}
+    url = local_stack.url
+    for method in requests.get(f"{url}/admin/shipping-methods", headers=headers, timeout=15).json()["items"]:
+        if method["active"]:
+            requests.delete(f"{url}/admin/shipping-methods/{method['id']}", headers=headers, timeout=15)
+    for rate in requests.get(f"{url}/admin/tax-rates", headers=headers, timeout=15).json()["items"]:
+        requests.delete(f"{url}/admin/tax-rates/{rate['country']}", headers=headers, timeout=15)
