@@ -142,6 +142,9 @@ DEMO_CATALOG = [
 ]
 
 
+DEMO_WEIGHTS = {"TEE-BLK-M": 180, "TEE-BLK-L": 200, "TEE-WHT-M": 180, "MUG-350": 420, "TOTE-NAT": 250}
+
+
 def seed_demo_catalog() -> int:
     """Creates the demo products unless their SKUs exist already. Returns how many it created."""
     from .services import catalog
@@ -154,9 +157,13 @@ def seed_demo_catalog() -> int:
             continue
         catalog.create_product(CreateProduct(
             title=title, description=description, category=category, status="active",
-            variants=tuple(Variant(sku, vt, Money(price, ctx.currency), attrs)
+            variants=tuple(Variant(sku, vt, Money(price, ctx.currency), attrs, DEMO_WEIGHTS.get(sku, 0))
                            for sku, vt, price, attrs, _ in variants)), ctx)
         for sku, *_, on_hand in variants:
             catalog.set_stock(SetStock(sku, on_hand), ctx)
         created += 1
+    if created:
+        from .services.demo_pricing import seed_demo_pricing
+
+        seed_demo_pricing(ctx)
     return created

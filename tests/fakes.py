@@ -118,7 +118,7 @@ class FakeOrders(ports.Orders):
             if stored is None or stored.version != order.version:
                 raise StaleWrite(order.id)
             try:
-                after = self.inventory.moved(list(moves))
+                after = self.inventory.moved([m for m in moves if isinstance(m, StockMove)])
             except DomainError as exc:
                 raise Conflict(f"stock does not match order {order.id}") from exc
             self.inventory.stock = after

@@ -14,7 +14,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, status_code_conformance
 
 from tests.e2e.fixtures import CHECKOUT_BODY, Shop, assert_problem, money, random_sku, shop_fixture  # noqa: F401
-from tests.e2e.workflow_helpers import admin_order, eventually, pay, wait_status
+from tests.e2e.workflow_helpers import admin_order, pay, send_merchant, wait_status
 
 DE = {"name": "Grace Hopper", "line1": "Unter den Linden 1", "city": "Berlin", "postal_code": "10117",
       "country": "DE"}
@@ -213,8 +213,13 @@ def test_a_zero_total_is_paid_at_checkout_without_a_payment(shop: Shop):
     assert placed["order"]["discount_total"] == money(2400)
     level = shop.stock(sku)
     assert (level["on_hand"], level["reserved"]) == (3, 0)
-    # Its workflow goes on to wait for shipment: the order stays paid
-    eventually(lambda: admin_order(shop, placed["order"]["id"])["status"] == "paid", what="order paid")
+    # Its workflow goes straight on to wait for shipment: the warehouse's notice ships it
+    order_id = placed["order"]["id"]
+    event = {"id": f"evt_ship_{order_id}", "type": "fulfillment.shipped",
+             "data": {"order_id": order_id, "carrier": "UPS", "tracking_number": "1Z0"}}
+    assert send_merchant(shop, event).status_code == 202
+    shipped = wait_status(shop, order_id, "shipped", timeout=60)
+    assert shipped["payment"]["provider"] == "none" and shipped["total"] == money(0)
 
 
 def test_a_total_the_provider_cannot_charge_is_refused(shop: Shop):
