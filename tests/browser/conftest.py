@@ -41,7 +41,9 @@ def browser():
             pytest.fail(f"browser tests cannot run in CI: {reason}", pytrace=False)
         _missing.append(reason)
         pytest.skip(f"browser tests skipped: {reason}")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=20_000)  # a shared, loaded machine: the default 5 s is too tight
 
     with sync_playwright() as p:
         chromium = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)

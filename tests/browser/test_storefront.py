@@ -83,6 +83,10 @@ def test_a_shopper_browses_fills_a_cart_checks_out_once_and_pays(page, shop):
     # a double click on "Place order" places one order
     email = "ada.browser@example.com"
     fill_address(page, email)
+    # the cheapest method for GB is chosen, and the API prices shipping and GB's 20 % tax:
+    # 42.00 + Standard 4.99 + 2 started kg × 1.00 + 20 % of 48.99
+    expect(page.locator("#shipping-methods").get_by_label(re.compile(r"^\s*Standard"))).to_be_checked()
+    expect(page.locator("[data-total]")).to_have_text("$58.79")
     save_screenshot(page, "cart.png")
     page.get_by_role("button", name="Place order").dblclick()
     expect(page).to_have_url(re.compile(r"#/orders/ord_"), timeout=30_000)
@@ -96,7 +100,7 @@ def test_a_shopper_browses_fills_a_cart_checks_out_once_and_pays(page, shop):
     page.get_by_role("button", name="Pay (simulated)").click()
     expect(page.locator("#order-status")).to_have_text("paid", timeout=60_000)
     expect(page.locator("#order-done")).to_contain_text("payment is complete")
-    expect(page.locator("#order-summary [data-total]")).to_have_text("$42.00")
+    expect(page.locator("#order-summary [data-total]")).to_have_text("$58.79")
     save_screenshot(page, "order-paid.png")
     order = requests.get(f"{shop.url}/orders/{order_id}", headers=ADMIN, timeout=30).json()
     assert order["status"] == "paid" and order["payment"]["provider"] == "simulated"
