@@ -9,6 +9,7 @@ import re
 import requests
 from playwright.sync_api import expect
 
+from .conftest import save_screenshot
 from .test_storefront import ADMIN, add, fill_address, open_shop, set_quantity
 
 
@@ -65,6 +66,7 @@ def test_a_shopper_picks_a_method_applies_welcome10_and_orders_at_the_total_show
     expect(page.get_by_label("Discount code")).to_have_value("")
     apply_code(page, "WELCOME10")
     expect(row(page, "total")).to_have_text("$60.12")
+    save_screenshot(page, "checkout.png")
 
     page.get_by_role("button", name="Place order").click()
     expect(page).to_have_url(re.compile(r"#/orders/ord_"), timeout=30_000)
