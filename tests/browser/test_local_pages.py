@@ -33,9 +33,11 @@ def test_nothing_outside_the_storefront_folder_is_served(shop):
 def test_the_simulated_payment_needs_the_order_token(shop):
     cart = requests.post(f"{shop.url}/carts", json={}, timeout=30).json()
     requests.post(f"{shop.url}/carts/{cart['id']}/items", json={"sku": "MUG-350", "quantity": 1}, timeout=30)
+    options = requests.get(f"{shop.url}/carts/{cart['id']}/shipping-options", params={"country": "US"},
+                           timeout=30).json()["items"]
     checkout = requests.post(
         f"{shop.url}/carts/{cart['id']}/checkout", headers={"Idempotency-Key": cart["id"]}, timeout=30,
-        json={"email": "pages@example.com", "shipping_address": {
+        json={"email": "pages@example.com", "shipping_method": options[0]["id"], "shipping_address": {
             "name": "A", "line1": "1 Road", "city": "Town", "postal_code": "1000", "country": "US"}})
     assert checkout.status_code == 201, checkout.text
     order_id = checkout.json()["order"]["id"]

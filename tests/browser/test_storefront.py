@@ -35,7 +35,11 @@ def fill_address(page, email: str) -> None:
     form.get_by_label("Address", exact=True).fill("12 St James's Square")
     form.get_by_label("City").fill("London")
     form.get_by_label("Postal code").fill("SW1Y 4JH")
-    form.get_by_label("Country (2 letters)").fill("GB")
+    country = form.get_by_label("Country (2 letters)")
+    country.fill("GB")
+    country.dispatch_event("change")
+    # the demo store ships to GB: its options appear, the cheapest chosen, and the cart is priced for them
+    expect(page.locator("input[name=shipping_method]:checked")).to_have_count(1)
 
 
 def set_quantity(page, sku: str, quantity: int) -> None:
@@ -83,6 +87,8 @@ def test_a_shopper_browses_fills_a_cart_checks_out_once_and_pays(page, shop):
     # a double click on "Place order" places one order
     email = "ada.browser@example.com"
     fill_address(page, email)
+    # 42.00, Standard shipping 4.99 + 2 started kg × 1.00, GB tax 20 % of goods and shipping (8.40 + 1.40)
+    expect(page.locator("[data-total]")).to_have_text("$58.79")
     save_screenshot(page, "cart.png")
     page.get_by_role("button", name="Place order").dblclick()
     expect(page).to_have_url(re.compile(r"#/orders/ord_"), timeout=30_000)
@@ -96,7 +102,7 @@ def test_a_shopper_browses_fills_a_cart_checks_out_once_and_pays(page, shop):
     page.get_by_role("button", name="Pay (simulated)").click()
     expect(page.locator("#order-status")).to_have_text("paid", timeout=60_000)
     expect(page.locator("#order-done")).to_contain_text("payment is complete")
-    expect(page.locator("#order-summary [data-total]")).to_have_text("$42.00")
+    expect(page.locator("#order-summary [data-total]")).to_have_text("$58.79")
     save_screenshot(page, "order-paid.png")
     order = requests.get(f"{shop.url}/orders/{order_id}", headers=ADMIN, timeout=30).json()
     assert order["status"] == "paid" and order["payment"]["provider"] == "simulated"
