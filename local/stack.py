@@ -43,6 +43,7 @@ ENV_DEFAULTS = {
     "SHELF_SEED_DEMO": "1",
     "SHELF_CURRENCY": "USD",
     "SHELF_ALLOW_LOCAL_WEBHOOKS": "1",
+    "SHELF_PRICES_INCLUDE_TAX": "0",
     "SHELF_TOKEN_SECRET": "shelf_local_token_secret",
     # Metrics are printed as EMF JSON in AWS; locally they would only flood the console.
     "POWERTOOLS_METRICS_DISABLED": "1",

@@ -102,7 +102,8 @@ def _method_for(store: PricingStore, country: str, method_id: str, strict: bool)
 
 def shipping_options(lines: list[PricedLine], cart: Cart, country: str, ctx: Context) -> list[tuple[ShippingMethod,
                                                                                                       Money]]:
-    """Every active method serving `country`, priced for these lines with the cart's code as it applies now."""
+    """Every active method serving `country`, priced for these lines with the cart's code as it applies now,
+    cheapest first."""
     store = _store(ctx)
     if store is None:
         return []
@@ -112,7 +113,7 @@ def shipping_options(lines: list[PricedLine], cart: Cart, country: str, ctx: Con
         if method.serves(country):
             q = quote(lines, ctx, discount_code=cart.discount_code, address=address, method_id=method.id)
             options.append((method, q.breakdown.shipping_total))
-    return options
+    return sorted(options, key=lambda option: (option[1].amount, option[0].name, option[0].id))
 
 
 def valid_method(method_id: str, country: str, ctx: Context) -> None:

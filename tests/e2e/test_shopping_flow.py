@@ -390,7 +390,7 @@ def test_a_merchant_creates_a_product_and_skus_stay_unique(shop: Shop):
     assert (product["title"], product["description"], product["category"], product["status"]) == (
         "Mug", "Holds tea", "kitchen", "active")
     assert product["variants"] == [{"sku": sku, "title": "Blue", "price": money(1800), "available": 0,
-                                    "attributes": {"color": "blue"}}]
+                                    "attributes": {"color": "blue"}, "weight_grams": 0}]
     assert shop.admin_product(product["id"]) == product
     assert shop.stock(sku) == {"sku": sku, "on_hand": 0, "reserved": 0, "available": 0}
 

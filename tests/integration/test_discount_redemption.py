@@ -15,7 +15,7 @@ from chalicelib.domain.errors import OutOfStock
 from chalicelib.domain.inventory import StockLevel
 from chalicelib.domain.money import Money
 from chalicelib.domain.orders import Address
-from chalicelib.domain.pricing import DiscountAlreadyUsed, DiscountExhausted
+from chalicelib.domain.pricing import DiscountAlreadyUsed, DiscountExhausted, TaxRate
 from chalicelib.services import cart_pricing, carts, lifecycle, pricing
 from chalicelib.services.checkout import place_order
 from local.infra import stand_up
@@ -166,3 +166,20 @@ def test_once_per_email_holds_under_concurrency(served):
     assert all(isinstance(r, DiscountAlreadyUsed) for r in results if not isinstance(r, str))
     assert _times_used(code) == 1
     assert ctx.inventory.get(sku) == StockLevel(50, 1)
+
+
+def test_with_prices_including_tax_the_order_contains_its_tax(aws, monkeypatch):
+    monkeypatch.setenv("SHELF_PRICES_INCLUDE_TAX", "1")
+    wiring.reset()
+    ctx = wiring.context()
+    sku = random_sku()
+    make_product(ctx, (sku, 1200), stock={sku: 5})
+    pricing.put_rate(TaxRate("US", 2000, regions={"CA": 1000}), ctx)
+    method = pricing.create_method({"name": "Flat", "countries": ("US",), "price": Money(600, "USD")}, ctx)
+    code = _code(ctx, "incl")
+    cart_id = _cart(ctx, code, **{sku: 1})
+    order = place_order(PlaceOrder(cart_id, "key-incl", "ada@example.com", ADDRESS, method.id), ctx).order
+    b = order.pricing
+    # 1200 - 120 = 1080 contains 1080 * 2000 / 12000 = 180; the 600 shipping contains 100
+    assert (b.prices_include_tax, b.total, b.tax_total) == (True, Money(1680, "USD"), Money(280, "USD"))
+    assert ctx.orders.get(order.id).pricing == b  # kept as placed
