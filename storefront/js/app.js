@@ -233,7 +233,8 @@ function breakdown(priced, { open = false } = {}) {
     rows.push(["shipping", "Shipping", "choose below", "pending"]);
   } else if (priced.shipping_total) {
     const name = priced.shipping && priced.shipping.name ? ` (${priced.shipping.name})` : "";
-    rows.push(["shipping", `Shipping${name}`, money(priced.shipping_total)]);
+    const free = priced.shipping && !priced.shipping_total.amount;
+    rows.push(["shipping", `Shipping${name}`, free ? "Free" : money(priced.shipping_total)]);
   }
   if (open && state.features.shipping && !priced.shipping_address) {
     rows.push(["tax", "Tax", "from your address", "pending"]);
@@ -252,9 +253,9 @@ function breakdown(priced, { open = false } = {}) {
 // These requests run one after another, so the last cart shown is the answer to the last change made.
 
 function serially(task) {
-  const run = state.pricing.then(task);
-  state.pricing = run.catch(() => {});
-  return run;
+  // Each task shows its own problems; anything else (the network) is said once, and the queue goes on.
+  state.pricing = state.pricing.then(task).catch(explain);
+  return state.pricing;
 }
 
 async function setupPricingExtras() {
@@ -351,6 +352,7 @@ async function loadShippingOptions({ price = true } = {}) {
   try {
     ({ items } = await state.api.shippingOptions(state.cart.id, country));
   } catch (error) { explain(error); return; }
+  if (!state.cart) return; // ordered meanwhile
   const checked = document.querySelector("input[name=shipping_method]:checked");
   const wanted = [checked && checked.value, state.cart.shipping && state.cart.shipping.method_id]
     .find((id) => id && items.some((option) => option.id === id));
@@ -395,7 +397,9 @@ async function priceDestination() {
 
 // A cart's lines changed: the options' prices (weight, free-over) and the code may have too.
 function repriceAfterChange() {
-  if (state.features.shipping && state.optionsFor) serially(() => loadShippingOptions({ price: false }));
+  if (state.features.shipping && /^[A-Z]{2}$/.test(countryOf())) {
+    serially(() => loadShippingOptions({ price: false }));
+  }
 }
 
 // --- checkout --------------------------------------------------------------------------------------

@@ -128,6 +128,9 @@ def test_a_code_that_does_not_apply_says_why_and_changes_nothing(page, shop):
     # the checkout refuses it in the same words, and nothing is ordered
     fill_address(page, "kay.pricing@example.com")
     expect(method(page, "Standard")).to_be_checked()
+    expect(method(page, "Standard")).to_have_accessible_name(re.compile("Free"))  # 98.00 is over 75.00
+    expect(row(page, "shipping")).to_have_text("Free")
+    expect(row(page, "total")).to_have_text("$117.60")  # and 20 % GB tax
     page.get_by_role("button", name="Place order").click()
     expect(page.locator("#notice")).to_contain_text(
         "The discount code can't be used. The code BIG100 needs a subtotal of at least $100.00.")
