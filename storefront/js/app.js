@@ -193,6 +193,9 @@ function renderCart() {
     });
     quantity.addEventListener("change", () => {
       const n = Number.parseInt(quantity.value, 10);
+      // A box re-rendered while focused may report its change again: only a new quantity is sent, so a
+      // late answer to a repeat never clears the notice of a later change.
+      if (n === line.quantity) return;
       if (Number.isInteger(n) && n >= 0 && n <= 99) changeQuantity(line.sku, n);
       else { notify("A quantity is a whole number from 0 to 99."); quantity.value = String(line.quantity); }
     });
