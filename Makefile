@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean deploy destroy
 
 run: $(INSTALLED)
 	$(PY) -m local
@@ -15,9 +15,23 @@ run: $(INSTALLED)
 test: $(INSTALLED)
 	$(PY) -m pytest
 
+# The app as CloudFormation: `chalice package` merged with infra/template.yaml must lint too.
+PACKAGED := dist/chalice-package
 lint: $(INSTALLED)
 	$(VENV)/bin/cfn-lint
+	rm -rf $(PACKAGED)
+	AWS_DEFAULT_REGION=$${AWS_REGION:-$${AWS_DEFAULT_REGION:-us-east-1}} \
+	  $(VENV)/bin/chalice package --stage dev --merge-template infra/template.yaml $(PACKAGED)
+	$(VENV)/bin/cfn-lint $(PACKAGED)/sam.yaml
 	$(VENV)/bin/ruff check .
+
+# `make deploy STAGE=prod` deploys or updates a stage in AWS (docs/deploy.md); `make destroy STAGE=...` removes it.
+STAGE ?= dev
+deploy: $(INSTALLED)
+	$(PY) -m tools.deploy deploy --stage $(STAGE)
+
+destroy: $(INSTALLED)
+	$(PY) -m tools.deploy destroy --stage $(STAGE)
 
 bench: $(INSTALLED) $(VENV)/.bench-installed
 	$(PY) -m benchmarks

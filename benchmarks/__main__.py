@@ -41,19 +41,25 @@ def cold_import() -> dict:
 
 
 def bundle() -> dict:
-    """The function zip `chalice package` builds for the dev stage."""
+    """The zips `chalice package` builds for the dev stage: the function's (the app's own code) and the
+    shared layer's (its dependencies, `automatic_layer`), uploaded only when requirements.txt changes."""
+    def measure(path: Path) -> dict:
+        with zipfile.ZipFile(path) as archive:
+            infos = archive.infolist()
+        return {"zipped (MB)": round(path.stat().st_size / 1e6, 2),
+                "unzipped (MB)": round(sum(i.file_size for i in infos) / 1e6, 1),
+                ".py files": sum(1 for i in infos if i.filename.endswith(".py")),
+                ".pyc files": sum(1 for i in infos if i.filename.endswith(".pyc"))}
+
     with tempfile.TemporaryDirectory() as out:
         env = {**os.environ, "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1")}
         subprocess.run([str(Path(sys.executable).with_name("chalice")), "package", "--stage", "dev", out],
                        check=True, capture_output=True, env=env)
-        zipped = Path(out, "deployment.zip")
-        with zipfile.ZipFile(zipped) as archive:
-            infos = archive.infolist()
-        unzipped = sum(i.file_size for i in infos)
-        compiled = sum(1 for i in infos if i.filename.endswith(".pyc"))
-        sources = sum(1 for i in infos if i.filename.endswith(".py"))
-        return {"zipped (MB)": round(zipped.stat().st_size / 1e6, 1), "unzipped (MB)": round(unzipped / 1e6, 1),
-                ".py files": sources, ".pyc files": compiled}
+        figures = {"function": measure(Path(out, "deployment.zip"))}
+        layer = Path(out, "layer-deployment.zip")
+        if layer.exists():
+            figures["layer"] = measure(layer)
+        return figures
 
 
 def stack_figures() -> dict:

@@ -140,6 +140,12 @@ def webhook_backoff_base_seconds() -> int:
     return _int("SHELF_WEBHOOK_BACKOFF_SECONDS", 30)
 
 
+def webhook_endpoints_cache_seconds() -> float:
+    """How long a function may reuse the endpoint list it read when publishing events (0: read it every
+    time). A new endpoint starts receiving events from other running functions within this delay."""
+    return float(_int("SHELF_WEBHOOK_ENDPOINTS_CACHE_SECONDS", 60))
+
+
 def webhook_timeout_seconds() -> float:
     return float(_int("SHELF_WEBHOOK_TIMEOUT_SECONDS", 5))
 
@@ -151,7 +157,10 @@ def reconcile_after_seconds() -> int:
 
 def webhook_secrets_key() -> str:
     """The KMS key that encrypts webhook endpoints' signing secrets (stack output WebhookSecretsKeyArn)."""
-    return _env("SHELF_WEBHOOK_SECRETS_KEY_ARN")
+    key = _env("SHELF_WEBHOOK_SECRETS_KEY_ARN")
+    if not key:
+        raise RuntimeError("SHELF_WEBHOOK_SECRETS_KEY_ARN is not set; `make deploy` sets it from the stack")
+    return key
 
 
 def docs_enabled() -> bool:

@@ -35,10 +35,11 @@ def _build() -> Context:
     from .services.webhooks import WebhookNotifier
 
     webhooks = DynamoWebhooks()
+    notifier = WebhookNotifier(webhooks, endpoints_max_age_seconds=config.webhook_endpoints_cache_seconds())
     return Context(catalog=DynamoCatalog(), inventory=DynamoInventory(), carts=DynamoCarts(),
                    orders=DynamoOrders(), api_keys=DynamoApiKeys(), payments=_payments(),
                    clock=utc_now, currency=config.currency(), workflow=StepFunctionsWorkflow(),
-                   notifier=WebhookNotifier(webhooks), inbound=DynamoInboundEvents(), webhooks=webhooks,
+                   notifier=notifier, inbound=DynamoInboundEvents(), webhooks=webhooks,
                    sender=HttpSender(), pricing=DynamoPricing(), prices_include_tax=config.prices_include_tax())
 
 

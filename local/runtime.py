@@ -56,7 +56,16 @@ def invoke(app: Any, stage: str, function: str, event: Any) -> Any:
     target = _functions(app).get(short)
     if target is None:
         raise LookupError(f"no function {short!r} in the app")
-    return target(event, LambdaContext(name))
+    return handler(target.handler_string)(event, LambdaContext(name))
+
+
+def handler(handler_string: str) -> Any:
+    """What Lambda runs for a function: the module attribute its handler setting names (Chalice's
+    wrapper, which applies the app's middleware), not the bare function."""
+    import importlib
+
+    module, _, attribute = handler_string.rpartition(".")
+    return getattr(importlib.import_module(module), attribute)
 
 
 class LambdaDispatcher:

@@ -14,7 +14,6 @@ import errno
 import importlib
 import json
 import os
-import re
 import secrets
 import socket
 import sys
@@ -29,6 +28,8 @@ from chalice.deploy.validate import validate_routes
 from chalice.local import ChaliceRequestHandler, ForbiddenError, LocalChalice, LocalDevServer, ThreadedHTTPServer
 from moto.core.base_backend import BackendDict
 from moto.core.config import default_user_config
+
+from chalicelib.stack_env import function_environment, output_env_name  # noqa: F401  (re-exported)
 
 from . import iam, infra, pages, runtime
 from .moto_server import LockedMotoServer
@@ -66,15 +67,6 @@ MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use
 
 class LocalStackError(RuntimeError):
     pass
-
-
-_CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
-
-
-def output_env_name(output_key: str) -> str:
-    """`ProductsTable` -> `SHELF_PRODUCTS_TABLE`, `CheckoutQueueUrl` -> `SHELF_CHECKOUT_QUEUE_URL`."""
-    snake = _CAMEL_BOUNDARY.sub("_", output_key)
-    return f"SHELF_{snake.upper()}"
 
 
 class LocalStack:
@@ -263,8 +255,9 @@ class LocalStack:
 
     def _create_resources(self) -> None:
         self.stack = infra.stand_up(self.stage, parameters=self.parameters, session=self.aws_session)
-        for key, value in self.stack.outputs.items():
-            self._setenv(output_env_name(key), value)
+        # The environment `make deploy` writes for the functions in AWS, from the same function.
+        for name, value in function_environment(self.stage, self.stack.outputs).items():
+            self._setenv(name, value)
         if self._iam is not None:
             self._assume_roles()
 

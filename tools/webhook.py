@@ -8,8 +8,9 @@ local stack (the simulated payment provider has no Stripe to send its events) an
     python -m tools.webhook merchant fulfillment.shipped \
         '{"order_id": "ord_...", "carrier": "UPS", "tracking_number": "1Z999"}'
 
-Reads SHELF_URL (default http://127.0.0.1:$PORT), SHELF_ADMIN_API_KEY (to read the order),
-STRIPE_WEBHOOK_SECRET and SHELF_WEBHOOK_SECRET (the local stack's defaults when unset).
+Reads SHELF, the store's URL as the README's tour sets it (else SHELF_URL, else http://127.0.0.1:$PORT,
+PORT defaulting to 8000), SHELF_ADMIN_API_KEY (to read the order), STRIPE_WEBHOOK_SECRET and
+SHELF_WEBHOOK_SECRET (the local stack's defaults when unset).
 """
 from __future__ import annotations
 
@@ -71,6 +72,12 @@ def _get_order(base: str, order_id: str) -> dict:
         return json.loads(response.read())
 
 
+def store_url(environ=os.environ) -> str:
+    """Where the store is: $SHELF (as the README's tour exports it), $SHELF_URL, or the local stack on $PORT."""
+    url = environ.get("SHELF") or environ.get("SHELF_URL") or f"http://127.0.0.1:{environ.get('PORT') or '8000'}"
+    return url.rstrip("/")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.webhook", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -85,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     merchant.add_argument("--id", help="event id (default: a new evt_...)")
     args = parser.parse_args(argv)
 
-    base = os.environ.get("SHELF_URL") or f"http://127.0.0.1:{os.environ.get('PORT', '8000')}"
+    base = store_url()
     if args.source == "stripe":
         event = stripe_event(args.type, _get_order(base, args.order_id), amount_refunded=args.amount_refunded)
         body = json.dumps(event).encode()
@@ -100,5 +107,17 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if status < 300 else 1
 
 
+def _main() -> int:
+    try:
+        return main()
+    except urllib.error.HTTPError as exc:  # reading the order failed: show the store's answer
+        print(exc.code, exc.read().decode(errors="replace"), file=sys.stderr)
+        return 1
+    except urllib.error.URLError as exc:  # nothing listens there: say where we looked, not a traceback
+        print(f"cannot reach the store at {store_url()}: {exc.reason}. Is it running? Set SHELF to its URL.",
+              file=sys.stderr)
+        return 2
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(_main())

@@ -24,30 +24,24 @@ def client(service: str):
 
 
 def queue_url(name: str) -> str:
-    """Queue URLs come from the stack's outputs (SHELF_<NAME>_QUEUE_URL), else from the queue's name."""
+    """Queue URLs come from the stack's outputs (SHELF_<NAME>_QUEUE_URL), handed over by the deploy: the
+    Lambda role may not look them up."""
     url = config.queue_url(name)
-    if url:
-        return url
-    return client("sqs").get_queue_url(QueueName=f"shelf-{config.stage()}-{name.replace('_', '-')}")["QueueUrl"]
+    if not url:
+        raise RuntimeError(f"SHELF_{name.upper()}_QUEUE_URL is not set; `make deploy` sets it from the stack")
+    return url
 
 
 def send(queue: str, body: dict, delay_seconds: int = 0) -> None:
     client("sqs").send_message(QueueUrl=queue_url(queue), MessageBody=json.dumps(body), DelaySeconds=delay_seconds)
 
 
-@lru_cache(maxsize=4)
-def _state_machine_arn(stage: str, region: str, endpoint: str | None) -> str:
-    name = f"shelf-{stage}-order"
-    for page in client("stepfunctions").get_paginator("list_state_machines").paginate():
-        for machine in page["stateMachines"]:
-            if machine["name"] == name:
-                return machine["stateMachineArn"]
-    raise LookupError(f"no state machine {name}")
-
-
 def state_machine_arn() -> str:
-    return config.order_workflow_arn() or _state_machine_arn(config.stage(), config.aws_region(),
-                                                             config.endpoint_url())
+    """The order workflow's ARN, from the stack's outputs (SHELF_ORDER_WORKFLOW_ARN)."""
+    arn = config.order_workflow_arn()
+    if not arn:
+        raise RuntimeError("SHELF_ORDER_WORKFLOW_ARN is not set; `make deploy` sets it from the stack")
+    return arn
 
 
 class StepFunctionsWorkflow(ports.Workflow):

@@ -42,3 +42,20 @@ def page(results, limit: int, key_names: set[str]) -> tuple[list, str | None]:
         return items, None
     last = items[limit - 1]
     return items[:limit], encode({name: {"S": getattr(last, name)} for name in sorted(key_names)})
+
+
+def sharded_page(query_shard, shards: int, *, limit: int, cursor: str | None, listing: str) -> tuple[list, str | None]:
+    """Newest first across an index whose partition key is spread over `shards` shards: each shard's newest
+    entries below the cursor, merged. `query_shard(shard, below, limit)` queries one shard newest first for
+    entries whose `created_key` is below `below` (None: from the newest). Returns the page's index entries
+    and the next cursor (only when more exist). The cursor is the last `created_key` returned, tied to
+    `listing`, so a cursor of one listing is refused by another."""
+    fixed = {"listing": listing}
+    start = decode(cursor, keys={"listing", "created_key"}, fixed=fixed)
+    below = start["created_key"]["S"] if start else None
+    hits = sorted((hit for shard in range(shards) for hit in query_shard(shard, below, limit + 1)),
+                  key=lambda hit: hit.created_key, reverse=True)
+    page = hits[:limit]
+    if len(hits) <= limit:
+        return page, None
+    return page, encode({"listing": {"S": listing}, "created_key": {"S": page[-1].created_key}})

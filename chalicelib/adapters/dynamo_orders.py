@@ -2,6 +2,7 @@
 version read together with their stock moves."""
 from __future__ import annotations
 
+import zlib
 from datetime import datetime
 
 from ..domain.cart import Cart, PricedLine
@@ -14,8 +15,8 @@ from ..services import ports
 from ..services.ports import OrderAlreadyPlaced, Page, StaleWrite
 from . import cursor as cursors
 from .dynamo_pricing import give_back, redeem
-from .dynamodb import STOCK_MOVES, Tx, batch_skus, created_key, find, versioned
-from .models import CartModel, OrderModel, SkuModel, bind
+from .dynamodb import STOCK_MOVES, Tx, batch_skus, created_key, find, versioned, written
+from .models import ORDER_SHARDS, CartModel, OrderModel, SkuModel, bind
 from .pricing_codec import pricing_from, pricing_map
 
 # A zero-total order is paid at checkout: its goods leave on hand at once, never reserved.
@@ -24,20 +25,26 @@ _SELL = lambda q: ([SkuModel.on_hand.add(-q), SkuModel.available.add(-q)], SkuMo
 
 def _order_model(o: Order) -> OrderModel:
     return OrderModel(
-        o.id, status=o.status, created_key=created_key(o.created_at, o.id), cart_id=o.cart_id, email=o.email,
+        o.id, status=o.status, status_shard=f"{o.status}#{_shard(o.id)}", created_shard=str(_shard(o.id)),
+        created_key=created_key(o.created_at, o.id), cart_id=o.cart_id, email=o.email,
         currency=o.currency,
         lines=[{"sku": ln.sku, "title": ln.title, "quantity": ln.quantity, "unit_price": ln.unit_price.amount}
                for ln in o.lines],
         shipping_address={k: v for k, v in vars(o.shipping_address).items() if v is not None},
         payment={"provider": o.payment.provider, "payment_intent_id": o.payment.payment_intent_id,
                  "status": o.payment.status, "idempotency_key": o.payment.idempotency_key},
-        fulfillment=_fulfillment_map(o.fulfillment), pending_fulfillment=_fulfillment_map(o.pending_fulfillment),
+        fulfillment=_fulfillment_map(o.fulfillment),
         refunded_amount=(o.refunded.amount if o.refunded else 0), access_token_hash=o.access_token_hash,
         refunds=[{"id": r.id, "amount": r.amount.amount, "status": r.status, "reason": r.reason,
                   "created_at": rfc3339(r.created_at), "provider_refund_id": r.provider_refund_id} for r in o.refunds],
         payment_token=o.payment_token or None, shipment_token=o.shipment_token or None,
         history=[{"status": h.status, "at": rfc3339(h.at)} for h in o.history], pricing=pricing_map(o),
         created_at=o.created_at, updated_at=o.updated_at, **versioned(o.version))
+
+
+def _shard(order_id: str) -> int:
+    """An order's index shard, fixed for its life (a status change keeps it)."""
+    return zlib.crc32(order_id.encode()) % ORDER_SHARDS
 
 
 def _fulfillment_map(f: Fulfillment | None) -> dict | None:
@@ -73,7 +80,7 @@ def _order_from(m: OrderModel) -> Order:
         shipping_address=Address(**address),
         payment=Payment(provider=payment["provider"], payment_intent_id=payment["payment_intent_id"],
                         status=payment["status"], idempotency_key=payment.get("idempotency_key") or ""),
-        fulfillment=_fulfillment_from(m.fulfillment), pending_fulfillment=_fulfillment_from(m.pending_fulfillment),
+        fulfillment=_fulfillment_from(m.fulfillment),
         refunded=Money(int(m.refunded_amount or 0), cur), access_token_hash=m.access_token_hash,
         refunds=tuple(Refund(id=r["id"], amount=Money(int(r["amount"]), cur), status=r["status"],
                              reason=r.get("reason") or "", created_at=_parse_time(r["created_at"]),
@@ -115,10 +122,17 @@ class DynamoOrders(ports.Orders):
                          [FieldError(sku, f"not enough stock of {sku}") for _, sku in failed])
 
     def save(self, order: Order, moves: list[StockMove] = ()) -> Order:
-        """Writes the order over the version it was read at, with its stock moves, in one transaction."""
+        """Writes the order over the version it was read at, with its stock moves in the same transaction.
+        A change with no stock moves is one conditional put (a transaction of one item costs twice as much).
+        Answers the order as written, with its new version, without reading it back."""
         bind()
+        model = _order_model(order)
+        if not moves:
+            if not written(lambda: model.save(OrderModel.order_id.exists())):
+                raise StaleWrite(order.id)
+            return _order_from(model)
         tx = Tx()
-        tx.save("order", _order_model(order), OrderModel.order_id.exists())
+        tx.save("order", model, OrderModel.order_id.exists())
         for release in (m for m in moves if isinstance(m, CodeRelease)):
             give_back(tx, release)
         moves = [m for m in moves if not isinstance(m, CodeRelease)]
@@ -133,20 +147,22 @@ class DynamoOrders(ports.Orders):
             raise StaleWrite(order.id)
         if failed:
             raise Conflict(f"stock of {', '.join(label[1] for label in failed)} does not match order {order.id}")
-        return self.get(order.id)
+        return _order_from(model)
 
     def get(self, order_id: str) -> Order | None:
         model = find(OrderModel, order_id)
         return None if model is None else _order_from(model)
 
     def list(self, *, status: str | None, limit: int, cursor: str | None) -> Page[Order]:
+        """Newest first, merged over the index's shards; then the page's orders, read by key."""
         bind()
-        if status is not None:
-            partition, index = {"status": status}, OrderModel.by_status
-        else:
-            partition, index = {"kind": "order"}, OrderModel.by_created
-        keys = {"order_id", "created_key", *partition}
-        start = cursors.decode(cursor, keys=keys, fixed=partition)
-        models, next_cursor = cursors.page(index.query(next(iter(partition.values())), scan_index_forward=False,
-                                                       limit=limit + 1, last_evaluated_key=start), limit, keys)
-        return Page([_order_from(m) for m in models], next_cursor)
+        index, prefix = (OrderModel.status_shards, f"{status}#") if status else (OrderModel.created_shards, "")
+
+        def query(shard: int, below: str | None, limit: int):
+            condition = OrderModel.created_key < below if below else None
+            return index.query(f"{prefix}{shard}", condition, scan_index_forward=False, limit=limit)
+
+        hits, next_cursor = cursors.sharded_page(query, ORDER_SHARDS, limit=limit, cursor=cursor,
+                                                 listing=status or "*")
+        found = {m.order_id: m for m in OrderModel.batch_get([hit.order_id for hit in hits])}
+        return Page([_order_from(found[hit.order_id]) for hit in hits if hit.order_id in found], next_cursor)

@@ -13,7 +13,7 @@ from pynamodb.attributes import (
     UTCDateTimeAttribute,
     VersionAttribute,
 )
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
 from pynamodb.models import Model
 
 from .. import config
@@ -95,21 +95,27 @@ class CartModel(Model):
     shipping_method = UnicodeAttribute(null=True)
 
 
+# The order indexes keep keys only: an order's updates never rewrite an index copy (only a status change
+# moves its key), and a listing reads the page's orders by key. Each index's partition key is spread over
+# ORDER_SHARDS shards, so no one partition takes every new order (a listing merges the shards).
+ORDER_SHARDS = 16
+
+
 class _OrdersByStatus(GlobalSecondaryIndex):
     class Meta:
-        index_name = "by_status"
-        projection = AllProjection()
+        index_name = "status_shards"
+        projection = KeysOnlyProjection()
 
-    status = UnicodeAttribute(hash_key=True)
+    status_shard = UnicodeAttribute(hash_key=True)  # "<status>#<shard>"
     created_key = UnicodeAttribute(range_key=True)
 
 
 class _OrdersByCreated(GlobalSecondaryIndex):
     class Meta:
-        index_name = "by_created"
-        projection = AllProjection()
+        index_name = "created_shards"
+        projection = KeysOnlyProjection()
 
-    kind = UnicodeAttribute(hash_key=True)
+    created_shard = UnicodeAttribute(hash_key=True)  # "<shard>"
     created_key = UnicodeAttribute(range_key=True)
 
 
@@ -118,8 +124,9 @@ class OrderModel(Model):
         table_name = "orders"
 
     order_id = UnicodeAttribute(hash_key=True)
-    kind = UnicodeAttribute(default="order")
     status = UnicodeAttribute()
+    status_shard = UnicodeAttribute()
+    created_shard = UnicodeAttribute()
     created_key = UnicodeAttribute()
     cart_id = UnicodeAttribute(default="")
     email = UnicodeAttribute()
@@ -132,7 +139,6 @@ class OrderModel(Model):
     refunds = ListAttribute(default=list)
     payment_token = UnicodeAttribute(null=True)
     shipment_token = UnicodeAttribute(null=True)
-    pending_fulfillment = MapAttribute(null=True)
     access_token_hash = UnicodeAttribute()
     history = ListAttribute(default=list)
     pricing = MapAttribute(null=True)  # the breakdown, shipping method and code fixed at checkout
@@ -140,8 +146,8 @@ class OrderModel(Model):
     updated_at = UTCDateTimeAttribute()
     version = VersionAttribute()
 
-    by_status = _OrdersByStatus()
-    by_created = _OrdersByCreated()
+    status_shards = _OrdersByStatus()
+    created_shards = _OrdersByCreated()
 
 
 class ApiKeyModel(Model):
@@ -167,12 +173,17 @@ class WebhookEndpointModel(Model):
 
 
 class _DeliveriesByCreated(GlobalSecondaryIndex):
+    """Spread over DELIVERY_SHARDS shards like the order indexes; it keeps the status too, for the log's
+    status filter (a delivery is written twice or so, so the copy stays small)."""
     class Meta:
-        index_name = "by_created"
-        projection = AllProjection()
+        index_name = "created_shards"
+        projection = IncludeProjection(["status"])
 
-    kind = UnicodeAttribute(hash_key=True)
+    created_shard = UnicodeAttribute(hash_key=True)
     created_key = UnicodeAttribute(range_key=True)
+
+
+DELIVERY_SHARDS = 16
 
 
 class WebhookDeliveryModel(Model):
@@ -180,7 +191,7 @@ class WebhookDeliveryModel(Model):
         table_name = "webhook-deliveries"
 
     delivery_id = UnicodeAttribute(hash_key=True)
-    kind = UnicodeAttribute(default="delivery")
+    created_shard = UnicodeAttribute()
     created_key = UnicodeAttribute()
     endpoint_id = UnicodeAttribute()
     event_id = UnicodeAttribute()
@@ -195,7 +206,7 @@ class WebhookDeliveryModel(Model):
     expires_at = TTLAttribute(null=True)
     version = VersionAttribute()
 
-    by_created = _DeliveriesByCreated()
+    created_shards = _DeliveriesByCreated()
 
 
 class InboundEventModel(Model):

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import base64
 import socket
+import time
+import zlib
 from datetime import timedelta
 from functools import lru_cache
 
@@ -13,9 +15,11 @@ from ..services.ports import Delivery, Page, StaleWrite, WebhookEndpoint
 from . import aws
 from . import cursor as cursors
 from .dynamodb import find, versioned, written
-from .models import InboundEventModel, WebhookDeliveryModel, WebhookEndpointModel, bind
+from .models import DELIVERY_SHARDS, InboundEventModel, WebhookDeliveryModel, WebhookEndpointModel, bind
 
 _KEEP_DELIVERIES = timedelta(days=30)
+# The endpoint list as this process last read it (monotonic time, list): publishing reads it on every event.
+_endpoints_cache: dict[str, tuple[float, list[WebhookEndpoint]]] = {}
 _KEEP_INBOUND = timedelta(days=90)
 
 
@@ -48,7 +52,8 @@ def _delivery_from(m: WebhookDeliveryModel) -> Delivery:
 
 def _delivery_model(d: Delivery) -> WebhookDeliveryModel:
     return WebhookDeliveryModel(
-        d.id, created_key=f"{d.created_at}#{d.id}", endpoint_id=d.endpoint_id, event_id=d.event_id,
+        d.id, created_shard=str(zlib.crc32(d.id.encode()) % DELIVERY_SHARDS),
+        created_key=f"{d.created_at}#{d.id}", endpoint_id=d.endpoint_id, event_id=d.event_id,
         event_type=d.event_type, payload=d.payload, status=d.status, attempts=d.attempts,
         last_status_code=d.last_status_code, last_error=d.last_error or None, created_at=d.created_at,
         updated_at=d.updated_at, expires_at=utc_now() + _KEEP_DELIVERIES, **versioned(d.version))
@@ -57,20 +62,27 @@ def _delivery_model(d: Delivery) -> WebhookDeliveryModel:
 class DynamoWebhooks(ports.Webhooks):
     def add_endpoint(self, endpoint: WebhookEndpoint) -> None:
         bind()
+        _endpoints_cache.clear()
         WebhookEndpointModel(endpoint.id, url=endpoint.url, events=list(endpoint.events),
                              secret_ciphertext=_encrypt(endpoint.id, endpoint.secret), created_at=endpoint.created_at
                              ).save(WebhookEndpointModel.endpoint_id.does_not_exist())
 
-    def endpoints(self) -> list[WebhookEndpoint]:
+    def endpoints(self, *, max_age_seconds: float = 0) -> list[WebhookEndpoint]:
+        cached = _endpoints_cache.get("list")
+        if cached and max_age_seconds > 0 and time.monotonic() - cached[0] < max_age_seconds:
+            return cached[1]
         bind()
         # A store has a handful of endpoints: a scan is the right tool.
-        return sorted((_endpoint_from(m) for m in WebhookEndpointModel.scan()), key=lambda e: (e.created_at, e.id))
+        listed = sorted((_endpoint_from(m) for m in WebhookEndpointModel.scan()), key=lambda e: (e.created_at, e.id))
+        _endpoints_cache["list"] = (time.monotonic(), listed)
+        return listed
 
     def endpoint(self, endpoint_id: str) -> WebhookEndpoint | None:
         model = find(WebhookEndpointModel, endpoint_id)
         return None if model is None else _endpoint_from(model)
 
     def remove_endpoint(self, endpoint_id: str) -> bool:
+        _endpoints_cache.clear()
         return written(lambda: WebhookEndpointModel(endpoint_id).delete(WebhookEndpointModel.endpoint_id.exists()))
 
     def add_delivery(self, delivery: Delivery) -> bool:
@@ -88,15 +100,19 @@ class DynamoWebhooks(ports.Webhooks):
         return _delivery_from(model)
 
     def deliveries(self, *, status: str | None, limit: int, cursor: str | None) -> Page[Delivery]:
+        """Newest first, merged over the index's shards; then the page's deliveries, read by key."""
         bind()
-        partition = {"kind": "delivery"}
-        keys = {"delivery_id", "created_key", "kind"}
-        start = cursors.decode(cursor, keys=keys, fixed=partition)
         condition = (WebhookDeliveryModel.status == status) if status else None
-        models, next_cursor = cursors.page(WebhookDeliveryModel.by_created.query(
-            "delivery", scan_index_forward=False, limit=limit + 1, last_evaluated_key=start,
-            filter_condition=condition), limit, keys)
-        return Page([_delivery_from(m) for m in models], next_cursor)
+
+        def query(shard: int, below: str | None, limit: int):
+            key = WebhookDeliveryModel.created_key < below if below else None
+            return WebhookDeliveryModel.created_shards.query(str(shard), key, filter_condition=condition,
+                                                             scan_index_forward=False, limit=limit)
+
+        hits, next_cursor = cursors.sharded_page(query, DELIVERY_SHARDS, limit=limit, cursor=cursor,
+                                                 listing=status or "*")
+        found = {m.delivery_id: m for m in WebhookDeliveryModel.batch_get([hit.delivery_id for hit in hits])}
+        return Page([_delivery_from(found[h.delivery_id]) for h in hits if h.delivery_id in found], next_cursor)
 
     def enqueue(self, delivery_id: str, delay_seconds: int = 0, *, redelivery: str = "") -> None:
         if redelivery:

@@ -20,9 +20,11 @@ ROUTERS = [cart_routes]
 
 # --- carts -------------------------------------------------------------------------------------------
 
-@cart_routes.route("POST", "/carts", summary="Create a cart", status=201, body=s.CartCreate, response=s.Cart)
+@cart_routes.route("POST", "/carts", summary="Create a cart, empty or with its first lines", status=201,
+                   body=s.CartCreate, response=s.Cart, errors=(409,))
 def create_cart(req: Request):
-    return present.cart(carts.create_cart(ctx(), config.cart_ttl()))
+    items = [(item.sku, item.quantity) for item in req.body.items]
+    return present.cart(carts.create_cart(ctx(), config.cart_ttl(), items=items))
 
 
 @cart_routes.route("GET", "/carts/{cart_id}", summary="A cart, priced now", response=s.Cart,

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ValidationError
 from .. import config
 from ..domain import errors as domain
 from ..domain.ids import new_id
-from ..observability import logger, metrics
+from ..observability import log_invocation, logger, metrics
 from ..services.ports import PaymentGatewayError
 
 PROBLEM_JSON = "application/problem+json"
@@ -217,7 +217,7 @@ def http_middleware(event, get_response):
     """Every response: a request id, problem+json for errors Chalice itself produces, and the body limit."""
     incoming = (event.headers or {}).get("x-request-id") or ""
     request_id = incoming if _REQUEST_ID.match(incoming) else new_id("req")
-    logger.append_keys(request_id=request_id)
+    logger.thread_safe_append_keys(request_id=request_id)  # this invocation's lines only
     raw = event.raw_body or b""
     if len(raw) > config.max_body_bytes():
         response = problem(413, f"the body may be at most {config.max_body_bytes()} bytes")
@@ -253,11 +253,10 @@ def install(app, routers, *, authenticate: Callable) -> None:
     """Registers the routers' blueprints and the middleware. `authenticate(token)` turns a merchant's bearer
     token into the merchant (or raises Unauthenticated): given by the caller, so this module knows no wiring."""
     global _authenticate
-    from chalice import ConvertToMiddleware
 
     _authenticate = authenticate
     for router in routers:
         app.register_blueprint(router.blueprint)
-    app.register_middleware(ConvertToMiddleware(logger.inject_lambda_context(clear_state=True)))
+    app.register_middleware(log_invocation)  # every function, HTTP or not
     app.register_middleware(_flush_metrics, "http")
     app.register_middleware(http_middleware, "http")

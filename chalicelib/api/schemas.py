@@ -160,14 +160,15 @@ class Address(Output):
     region: str | None = None
 
 
-
-class CartCreate(Input):
-    pass
-
-
 class CartItemAdd(Input):
     sku: Sku
     quantity: Quantity
+
+
+class CartCreate(Input):
+    items: Annotated[list[CartItemAdd], Field(max_length=50)] = Field(
+        default_factory=list, description="Lines to start the cart with (one call instead of one per line); "
+                                          "the same rules as adding each item.")
 
 
 class CartItemSet(Input):

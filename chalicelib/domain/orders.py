@@ -121,7 +121,6 @@ class Order:
     refunds: tuple[Refund, ...] = ()
     payment_token: str = ""
     shipment_token: str = ""
-    pending_fulfillment: Fulfillment | None = None
     breakdown: Breakdown | None = None  # None only for orders placed before pricing: then lines are all
     shipping_method: ShippingChoice | None = None
     discount: AppliedCode | None = None
@@ -222,7 +221,7 @@ class Order:
 
     def ship(self, fulfillment: Fulfillment, at: datetime) -> Order:
         shipped = self.transition(SHIPPED, at)
-        return replace(shipped, fulfillment=fulfillment, pending_fulfillment=None)
+        return replace(shipped, fulfillment=fulfillment)
 
     def start_refund(self, refund: Refund, at: datetime) -> Order:
         """Books a pending refund against what was paid, before the provider is asked, so that concurrent

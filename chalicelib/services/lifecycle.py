@@ -3,8 +3,9 @@
 Each use case writes through the one write path (order_writes): read the order, let the domain decide,
 write over the version read; the events the domain recorded are dispatched after the save. Side effects
 at the payment provider carry idempotency keys derived from the order and the step, so any step can be
-retried. Waiting workflow steps store their task token on the order; whichever of "token stored" and
-"event recorded" comes second resumes the step."""
+retried. The workflow enters two states on a happy order: waiting for the payment, then (the order marked paid in
+the same write that stores the token) waiting for the shipment, which the merchant's notice captures and
+records before resuming it."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -29,7 +30,7 @@ from .context import Context
 from .events import announce_low_stock, dispatch
 from .order_writes import OrderWrites, update
 from .orders import get_order as _load
-from .ports import PaymentGatewayError
+from .ports import PaymentDeclined, PaymentGatewayError
 
 UNEXPECTED_STATE = "payment_intent_unexpected_state"
 _SETTLE_STEPS = 8  # more than any settlement needs (void, book, refund) even with others racing it
@@ -77,29 +78,21 @@ def restart_stalled(ctx: Context, *, older_than_seconds: int, limit: int = 1000)
 
 # --- waiting workflow steps --------------------------------------------------------------------------
 
-def _await(order_id: str, ctx: Context, field: str, task_token: str, *, waiting: str, done: str = "") -> Order:
-    """Stores a waiting step's task token on the order (which must be `waiting`; `done` means the step
-    has nothing left to wait for)."""
-    def store(order: Order):
-        if done and order.status == done:
-            return None
-        if order.status != waiting:
-            raise OrderClosed(f"order {order_id} is {order.status}")
-        return None if getattr(order, field) == task_token else replace(order, **{field: task_token})
-
-    return update(order_id, ctx, store)
-
-
 def await_payment(order_id: str, task_token: str, ctx: Context) -> None:
-    order = _await(order_id, ctx, "payment_token", task_token, waiting=PENDING_PAYMENT, done=PAID)
-    if order.status == PAID:  # a zero total was paid at checkout: nothing to wait for
+    """The workflow's first step: the task token is stored on the pending order; a payment already recorded
+    resumes it at once (whichever of "token stored" and "payment recorded" comes second resumes the step)."""
+    def store(order: Order):
+        if order.status == PAID:
+            return None  # a zero total was paid at checkout: nothing to wait for
+        if order.status != PENDING_PAYMENT:
+            raise OrderClosed(f"order {order_id} is {order.status}")
+        return None if order.payment_token == task_token else replace(order, payment_token=task_token)
+
+    order = update(order_id, ctx, store)
+    if order.status == PAID:
         ctx.workflow.succeed(task_token, {"payment_status": order.payment.status})
         return
     _resume_payment(order, ctx)
-
-
-def await_shipment(order_id: str, task_token: str, ctx: Context) -> None:
-    _resume_shipment(_await(order_id, ctx, "shipment_token", task_token, waiting=PAID, done=SHIPPED), ctx)
 
 
 def _resume_payment(order: Order, ctx: Context) -> None:
@@ -111,9 +104,30 @@ def _resume_payment(order: Order, ctx: Context) -> None:
         ctx.workflow.fail(order.payment_token, "PaymentCanceled", "the payment intent was canceled")
 
 
-def _resume_shipment(order: Order, ctx: Context) -> None:
-    if order.shipment_token and (order.pending_fulfillment is not None or order.status == SHIPPED):
-        ctx.workflow.succeed(order.shipment_token, {"shipped": True})
+def await_shipment(order_id: str, task_token: str, ctx: Context) -> Order:
+    """The workflow's second step, entered once the payment settled. In one write the order becomes paid
+    (its reserved stock committed) and the task token is stored; the merchant's shipment notice resumes it
+    (`record_shipment`). An order shipped meanwhile resumes it at once. Retried, or entered again after a
+    timeout, it only stores the new token."""
+    def store(order: Order):
+        if order.status == SHIPPED:
+            return None
+        if order.status == PENDING_PAYMENT:
+            if order.payment.status not in PAYMENT_SETTLED:
+                raise InvalidTransition(f"order {order_id} has no settled payment ({order.payment.status})")
+            paid, moves = order.pay(ctx.clock())
+            return replace(paid, shipment_token=task_token), moves
+        if order.status != PAID:
+            raise OrderClosed(f"order {order_id} is {order.status}")
+        return None if order.shipment_token == task_token else replace(order, shipment_token=task_token)
+
+    writes = OrderWrites(order_id, ctx)
+    order = writes(store)
+    # A run that paid the order but died before announcing it is announced again, under the same event id.
+    order = writes.dispatch(again=PAID)
+    if order.status == SHIPPED:
+        ctx.workflow.succeed(task_token, {"shipped": True})
+    return order
 
 
 # --- payment ---------------------------------------------------------------------------------------
@@ -139,59 +153,47 @@ def record_payment_status(order_id: str, status: str, ctx: Context) -> Order:
     return order
 
 
-def mark_paid(order_id: str, ctx: Context) -> Order:
-    def pay(order: Order):
-        if order.status == PAID:
-            return None
-        if order.status != PENDING_PAYMENT:
-            raise OrderClosed(f"order {order_id} is {order.status}")
-        if order.payment.status not in PAYMENT_SETTLED:
-            raise InvalidTransition(f"order {order_id} has no settled payment ({order.payment.status})")
-        return order.pay(ctx.clock())
-
-    writes = OrderWrites(order_id, ctx)
-    writes(pay)
-    return writes.dispatch(again=PAID)
-
-
 # --- shipment --------------------------------------------------------------------------------------
 
 def record_shipment(order_id: str, carrier: str, tracking_number: str, ctx: Context) -> Order:
-    """The merchant shipped. Only a paid order can ship; a repeated notice changes nothing."""
-    def record(order: Order):
-        if order.status == SHIPPED or order.pending_fulfillment is not None:
-            return None
-        if order.status != PAID:
-            raise InvalidTransition(f"order {order_id} is {order.status}; only a paid order ships")
-        pending = Fulfillment(carrier=carrier, tracking_number=tracking_number, shipped_at=ctx.clock())
-        return replace(order, pending_fulfillment=pending, updated_at=ctx.clock())
-
-    order = update(order_id, ctx, record)
-    if ctx.workflow is not None:
-        _resume_shipment(order, ctx)
-    return order
-
-
-def ship(order_id: str, ctx: Context) -> Order:
+    """The merchant shipped a paid order: an authorized payment is captured, the order is marked shipped,
+    and the workflow's waiting step is resumed. A capture the provider declines cancels the order (the
+    workflow voids the authorization and puts the stock back). A repeated notice changes nothing."""
     order = _load(order_id, ctx)
-    if order.status != SHIPPED and (order.status != PAID or order.pending_fulfillment is None):
-        raise OrderClosed(f"order {order_id} is {order.status}")
     if order.status == PAID and order.payment.status == AUTHORIZED:
-        ctx.payments.capture(order.payment.payment_intent_id, f"{order_id}:capture")
+        try:
+            ctx.payments.capture(order.payment.payment_intent_id, f"{order_id}:capture")
+        except PaymentDeclined as exc:
+            _decline(order, ctx, str(exc))
+            raise InvalidTransition(f"order {order_id} could not be captured ({exc.code}); it is being "
+                                    "canceled") from None
+    fulfillment = Fulfillment(carrier=carrier, tracking_number=tracking_number, shipped_at=ctx.clock())
 
     def mark(current: Order):
         if current.status == SHIPPED:
             return None
         if current.status != PAID:
-            raise OrderClosed(f"order {order_id} is {current.status}")
-        shipped = current.ship(current.pending_fulfillment, ctx.clock())
+            raise InvalidTransition(f"order {order_id} is {current.status}; only a paid order ships")
+        shipped = current.ship(fulfillment, ctx.clock())
         if current.payment.status == AUTHORIZED:
             shipped = shipped.with_payment_status("succeeded", ctx.clock())
         return shipped
 
     writes = OrderWrites(order_id, ctx)
     writes(mark)
-    return writes.dispatch(again=SHIPPED)
+    order = writes.dispatch(again=SHIPPED)
+    if ctx.workflow is not None and order.shipment_token:
+        ctx.workflow.succeed(order.shipment_token, {"shipped": True})
+    return order
+
+
+def _decline(order: Order, ctx: Context, cause: str) -> None:
+    """The waiting step fails with PaymentDeclined, and the workflow compensates; an order no workflow
+    waits on is canceled here."""
+    if ctx.workflow is not None and order.shipment_token and ctx.workflow.fail(order.shipment_token,
+                                                                                 "PaymentDeclined", cause):
+        return
+    cancel(order.id, ctx, reason=f"capture declined: {cause}")
 
 
 # --- cancel ----------------------------------------------------------------------------------------

@@ -261,7 +261,9 @@ class Webhooks(ABC):
     def add_endpoint(self, endpoint: WebhookEndpoint) -> None: ...
 
     @abstractmethod
-    def endpoints(self) -> list[WebhookEndpoint]: ...
+    def endpoints(self, *, max_age_seconds: float = 0) -> list[WebhookEndpoint]:
+        """Every endpoint. `max_age_seconds`: a list this process read that recently will do (publishing
+        reads it on every event); changes made through this process are seen at once."""
 
     @abstractmethod
     def endpoint(self, endpoint_id: str) -> WebhookEndpoint | None: ...

@@ -39,14 +39,15 @@ class WebhookNotifier(Notifier):
     """Publishes an event as one delivery per subscribed endpoint. The delivery id is endpoint + event,
     so publishing the same event again (a retried step) queues nothing new."""
 
-    def __init__(self, webhooks: Webhooks):
+    def __init__(self, webhooks: Webhooks, *, endpoints_max_age_seconds: float = 0):
         self._webhooks = webhooks
+        self._max_age = endpoints_max_age_seconds
 
     def publish(self, event: Event) -> None:
         webhooks = self._webhooks
         body = json.dumps({"id": event.id, "type": event.type, "created_at": event.created_at, "data": event.data},
                           separators=(",", ":"))
-        for endpoint in webhooks.endpoints():
+        for endpoint in webhooks.endpoints(max_age_seconds=self._max_age):
             if event.type not in endpoint.events:
                 continue
             delivery = Delivery(id=f"{endpoint.id}.{event.id}", endpoint_id=endpoint.id, event_id=event.id,

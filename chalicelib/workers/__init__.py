@@ -19,34 +19,36 @@ def _ctx():
 
 # --- order workflow steps ----------------------------------------------------------------------------
 
+class TransientError(Exception):
+    """A waiting step failed for a reason that may pass (a throttled or unreachable service): the state
+    machine matches this name and retries the step. A domain refusal keeps its own name."""
+
+
+def _step(run):
+    from ..domain.errors import DomainError
+
+    try:
+        run()
+    except DomainError:
+        raise
+    except Exception as exc:
+        logger.warning("workflow step failed; it will be retried", extra={"error": f"{type(exc).__name__}: {exc}"})
+        raise TransientError(f"{type(exc).__name__}: {exc}") from None
+    return {"status": "waiting"}
+
+
 @workers.lambda_function(name="await_payment")
 def await_payment(event, context):
     from ..services import lifecycle
 
-    lifecycle.await_payment(event["order_id"], event["task_token"], _ctx())
-    return {"status": "waiting"}
-
-
-@workers.lambda_function(name="mark_paid")
-def mark_paid(event, context):
-    from ..services import lifecycle
-
-    return {"status": lifecycle.mark_paid(event["order_id"], _ctx()).status}
+    return _step(lambda: lifecycle.await_payment(event["order_id"], event["task_token"], _ctx()))
 
 
 @workers.lambda_function(name="await_shipment")
 def await_shipment(event, context):
     from ..services import lifecycle
 
-    lifecycle.await_shipment(event["order_id"], event["task_token"], _ctx())
-    return {"status": "waiting"}
-
-
-@workers.lambda_function(name="ship")
-def ship(event, context):
-    from ..services import lifecycle
-
-    return {"status": lifecycle.ship(event["order_id"], _ctx()).status}
+    return _step(lambda: lifecycle.await_shipment(event["order_id"], event["task_token"], _ctx()))
 
 
 @workers.lambda_function(name="cancel_order")
@@ -61,11 +63,27 @@ def cancel_order(event, context):
 
 # --- queue consumers ---------------------------------------------------------------------------------
 
+class _Logged(Exception):
+    """A message's expected failure, already logged (one warning) where it happened."""
+
+
 def _batch(event, context, record_handler):
+    """Each failed message is reported to SQS (ReportBatchItemFailures) and delivered again later, even
+    when the whole batch failed: that is not an error of the function, so it does not raise."""
     from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
-    return process_partial_response(event=event, record_handler=record_handler,
-                                    processor=BatchProcessor(event_type=EventType.SQS), context=context)
+    def handle(record):
+        try:
+            return record_handler(record)
+        except _Logged:
+            raise
+        except Exception:
+            logger.exception("a queue message failed; the queue delivers it again",
+                             extra={"message_id": record.message_id})
+            raise
+
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+    return process_partial_response(event=event, record_handler=handle, processor=processor, context=context)
 
 
 @workers.lambda_function(name="start_order_workflows")
@@ -96,10 +114,17 @@ def deliver_webhooks(event, context):
 
     def handle(record):
         receive_count = int(record.attributes.approximate_receive_count or 1)
-        webhooks.deliver(json.loads(record.body)["delivery_id"], receive_count, _ctx(), now=int(time.time()),
-                         max_attempts=config.webhook_max_attempts(), allow_local=config.allow_local_webhooks(),
-                         timeout=config.webhook_timeout_seconds(),
-                         backoff_base=config.webhook_backoff_base_seconds(), handle=record.receipt_handle)
+        delivery_id = json.loads(record.body)["delivery_id"]
+        try:
+            webhooks.deliver(delivery_id, receive_count, _ctx(), now=int(time.time()),
+                             max_attempts=config.webhook_max_attempts(), allow_local=config.allow_local_webhooks(),
+                             timeout=config.webhook_timeout_seconds(),
+                             backoff_base=config.webhook_backoff_base_seconds(), handle=record.receipt_handle)
+        except webhooks.DeliveryFailed as exc:  # expected: the endpoint is down; retried, then parked
+            logger.warning("webhook delivery failed", extra={
+                "delivery_id": delivery_id, "attempt": receive_count, "max_attempts": config.webhook_max_attempts(),
+                "error": str(exc)[:300]})
+            raise _Logged(delivery_id) from None
 
     return _batch(event, context, handle)
 

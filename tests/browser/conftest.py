@@ -41,9 +41,7 @@ def browser():
             pytest.fail(f"browser tests cannot run in CI: {reason}", pytrace=False)
         _missing.append(reason)
         pytest.skip(f"browser tests skipped: {reason}")
-    from playwright.sync_api import expect, sync_playwright
-
-    expect.set_options(timeout=20_000)  # a shared, loaded machine: the default 5 s is too tight
+    from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         chromium = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
@@ -75,6 +73,9 @@ def pytest_runtest_makereport(item, call):
 def page(browser, shop, request):
     context = browser.new_context(viewport={"width": 1200, "height": 860}, base_url=shop.url)
     context.set_default_timeout(20_000)
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=20_000)  # assertions wait as long as actions: a loaded machine is slow, not broken
     page = context.new_page()
     page.errors = []
     page.on("pageerror", lambda error: page.errors.append(str(error)))

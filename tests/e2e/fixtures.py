@@ -15,7 +15,7 @@ import requests
 
 PROBLEM_JSON = "application/problem+json"
 CURRENCY = "USD"
-TIMEOUT = 15
+TIMEOUT = 60  # generous: a loaded CI machine can take seconds per request; a hung request still fails
 
 ADDRESS = {"name": "Ada Lovelace", "line1": "12 Analytical Row", "city": "London",
            "postal_code": "N1 9GU", "country": "GB"}

@@ -26,4 +26,4 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 @schema.parametrize()
 @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
 def test_every_operation_answers_within_its_contract(case, admin_headers):
-    case.call_and_validate(headers=admin_headers, checks=CHECKS)
+    case.call_and_validate(headers=admin_headers, checks=CHECKS, timeout=60)

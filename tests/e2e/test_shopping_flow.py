@@ -532,3 +532,22 @@ def test_merchant_routes_need_a_valid_key(shop: Shop):
     assert shop.admin_product(product["id"])["title"] == product["title"]
     assert shop.admin_product(product["id"])["status"] == "active"
     assert shop.stock(sku) == {"sku": sku, "on_hand": 2, "reserved": 0, "available": 2}
+
+
+def test_a_cart_made_with_its_first_lines_in_one_call(shop: Shop):
+    product = shop.create_product(700, 300, stock=5)
+    a, b = (v["sku"] for v in product["variants"])
+    made = shop.request("POST", "/carts", json={"items": [{"sku": a, "quantity": 2}, {"sku": b, "quantity": 1},
+                                                          {"sku": a, "quantity": 1}]})
+    assert made.status_code == 201, made.text
+    cart = made.json()
+    assert {ln["sku"]: ln["quantity"] for ln in cart["lines"]} == {a: 3, b: 1}
+    assert cart["subtotal"] == money(3 * 700 + 300)
+    assert shop.request("GET", f"/carts/{cart['id']}").json()["lines"] == cart["lines"]
+
+    unknown = shop.request("POST", "/carts", json={"items": [{"sku": a, "quantity": 1},
+                                                             {"sku": "NOPE-1", "quantity": 1}]})
+    assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "items[1].sku"
+    short = shop.request("POST", "/carts", json={"items": [{"sku": b, "quantity": 6}]})
+    assert short.status_code == 409 and short.json()["type"].endswith("out_of_stock"), short.text
+    assert shop.request("POST", "/carts", json={"items": [{"sku": a, "quantity": 0}]}).status_code == 422

@@ -6,8 +6,8 @@ import pytest
 from moto import mock_aws
 
 from chalicelib import wiring
+from chalicelib.stack_env import function_environment
 from local.infra import stand_up
-from local.stack import output_env_name
 
 _ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
         "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1", "SHELF_STAGE": "it", "SHELF_CURRENCY": "USD"}
@@ -21,8 +21,8 @@ def aws(monkeypatch):
         monkeypatch.setenv(name, value)
     with mock_aws():
         stack = stand_up("it")
-        for key, value in stack.outputs.items():
-            monkeypatch.setenv(output_env_name(key), value)
+        for name, value in function_environment("it", stack.outputs).items():
+            monkeypatch.setenv(name, value)
         wiring.reset()
         yield stack
     wiring.reset()

@@ -7,7 +7,7 @@ import pytest
 from chalicelib.adapters.idempotency import run_once
 from chalicelib.adapters.models import CartModel, OrderModel
 from chalicelib.domain.commands import AddToCart, PlaceOrder
-from chalicelib.domain.errors import CartEmpty, CartNotOpen, IdempotencyKeyReused, NotFound, OutOfStock
+from chalicelib.domain.errors import CartEmpty, CartNotOpen, IdempotencyKeyReused, Invalid, NotFound, OutOfStock
 from chalicelib.domain.ids import derived_id
 from chalicelib.domain.inventory import StockLevel
 from chalicelib.domain.orders import Address
@@ -168,6 +168,33 @@ def test_orders_list_newest_first_and_by_status(ctx):
     assert sorted(o.id for o in listed) == sorted(placed)
     assert [o.id for o in orders.list_orders(ctx, status="pending_payment", limit=10, cursor=None).items]
     assert orders.list_orders(ctx, status="paid", limit=10, cursor=None).items == []
+
+
+def test_the_sharded_keys_only_index_pages_through_every_order_once_newest_first(ctx):
+    """Orders spread over the index shards; a listing merges them, reads the page's orders by key, and its
+    cursor carries on below the last one (the table is shared with other tests: only ours are checked)."""
+    from chalicelib.adapters.dynamodb import created_key
+    from chalicelib.adapters.models import OrderModel
+
+    sku = random_sku()
+    make_product(ctx, (sku, 100), stock={sku: 30})
+    placed = [_place(ctx, _cart(ctx, **{sku: 1}), f"k{i}").order.id for i in range(24)]
+    shards = {m.created_shard for m in OrderModel.batch_get(placed)}
+    assert len(shards) > 1, "24 orders land in more than one shard"
+    seen, cursor = [], None
+    while True:
+        page = orders.list_orders(ctx, status="pending_payment", limit=7, cursor=cursor)
+        assert len(page.items) <= 7
+        seen += [(created_key(o.created_at, o.id), o.id) for o in page.items]
+        cursor = page.next_cursor
+        if not cursor:
+            break
+    ours = [order_id for _, order_id in seen if order_id in placed]
+    assert sorted(ours) == sorted(placed) and len(ours) == len(set(ours))
+    assert [at for at, _ in seen] == sorted((at for at, _ in seen), reverse=True)
+    with pytest.raises(Invalid):  # a cursor of one listing is refused by another
+        orders.list_orders(ctx, status="paid", limit=7, cursor=orders.list_orders(
+            ctx, status="pending_payment", limit=1, cursor=None).next_cursor)
 
 
 def test_an_order_is_invisible_with_another_orders_token(ctx):

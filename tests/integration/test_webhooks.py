@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from chalicelib.adapters.models import WebhookEndpointModel
@@ -24,3 +26,49 @@ def test_a_ciphertext_moved_to_another_endpoint_does_not_open(ctx):
     WebhookEndpointModel(second.id).update(actions=[WebhookEndpointModel.secret_ciphertext.set(stolen)])
     with pytest.raises(ClientError):
         ctx.webhooks.endpoint(second.id)
+
+
+def test_the_delivery_log_pages_over_its_shards_newest_first_and_filters_by_status(ctx):
+    """Deliveries spread over the index shards; a status change is seen by the status filter, and the cursor
+    carries on below the last entry (the table is shared with other tests: only ours are checked)."""
+    from chalicelib.adapters.webhooks import DynamoWebhooks
+    from chalicelib.domain.ids import new_id
+    from chalicelib.services.ports import Delivery
+
+    webhooks = DynamoWebhooks()
+    ours = []
+    for i in range(20):
+        at = f"2999-01-01T00:00:{i:02d}Z"  # newer than anything else in the table
+        delivery = Delivery(id=f"{new_id('we')}.{new_id('evt')}", endpoint_id="we_x", event_id=f"evt_{i}",
+                            event_type="order.paid", payload="{}", status="pending", attempts=0, created_at=at,
+                            updated_at=at)
+        assert webhooks.add_delivery(delivery)
+        ours.append(delivery.id)
+    failed = webhooks.save_delivery(replace(webhooks.delivery(ours[3]), status="failed"))
+    assert failed.status == "failed"
+
+    seen, cursor = [], None
+    for _ in range(3):  # our 20 are the newest: three pages of 7 reach them all
+        page = webhooks.deliveries(status=None, limit=7, cursor=cursor)
+        seen += [d.id for d in page.items]
+        cursor = page.next_cursor
+    assert seen[:20] == list(reversed(ours))
+    failures = webhooks.deliveries(status="failed", limit=50, cursor=None).items
+    assert ours[3] in [d.id for d in failures] and all(d.status == "failed" for d in failures)
+
+
+def test_publishing_reuses_a_recent_endpoint_list_and_sees_this_process_changes_at_once(ctx):
+    """Another function's new endpoint (written straight to the table here) is seen once the list is older
+    than the allowed age; an endpoint added or removed through this process is seen at once."""
+    first = webhooks.register_endpoint("http://127.0.0.1:9/a", ["order.paid"], ctx, allow_local=True)
+    assert [e.id for e in ctx.webhooks.endpoints(max_age_seconds=60)] == [first.id]
+    other = WebhookEndpointModel.get(first.id)
+    other.endpoint_id = "we_" + "b" * 26
+    other.secret_ciphertext = WebhookEndpointModel.get(first.id).secret_ciphertext
+    other.save()  # as another function would add it (its ciphertext won't open here: it is never read)
+    assert [e.id for e in ctx.webhooks.endpoints(max_age_seconds=60)] == [first.id], "the recent list is reused"
+    WebhookEndpointModel(other.endpoint_id).delete()
+    second = webhooks.register_endpoint("http://127.0.0.1:9/b", ["order.paid"], ctx, allow_local=True)
+    assert {e.id for e in ctx.webhooks.endpoints(max_age_seconds=60)} == {first.id, second.id}
+    assert ctx.webhooks.remove_endpoint(first.id)
+    assert [e.id for e in ctx.webhooks.endpoints(max_age_seconds=60)] == [second.id]

@@ -16,7 +16,7 @@ from chalicelib.domain.money import Money
 from chalicelib.domain.orders import Address
 from chalicelib.services import carts, lifecycle
 from chalicelib.services.checkout import place_order
-from chalicelib.services.ports import Event, Notifier, PaymentGatewayError, Workflow
+from chalicelib.services.ports import Event, Notifier, PaymentDeclined, PaymentGatewayError, Workflow
 from tests.fakes import fake_context
 from tests.integration.helpers import make_product, random_sku
 
@@ -90,7 +90,7 @@ def _order(c, qty=2, stock=5, price=1000):
 def _paid(c, **kw):
     order, sku = _order(c, **kw)
     lifecycle.record_payment_status(order.id, "succeeded", c)
-    return lifecycle.mark_paid(order.id, c), sku
+    return lifecycle.await_shipment(order.id, "ship-token", c), sku
 
 
 def test_a_payment_recorded_before_the_workflow_waits_resumes_it_when_it_does(lctx):
@@ -112,8 +112,10 @@ def test_a_workflow_waiting_first_is_resumed_by_the_payment(lctx):
 def test_paying_commits_the_reserved_stock_once(lctx):
     order, sku = _paid(lctx)
     assert order.status == "paid" and ctx_level(lctx, sku) == StockLevel(3, 0)
-    again = lifecycle.mark_paid(order.id, lctx)
-    assert again.status == "paid" and ctx_level(lctx, sku) == StockLevel(3, 0)
+    assert order.shipment_token == "ship-token", "paid and waiting for the shipment, in one write"
+    again = lifecycle.await_shipment(order.id, "ship-token-2", lctx)  # a retried or re-entered step
+    assert again.status == "paid" and again.shipment_token == "ship-token-2"
+    assert ctx_level(lctx, sku) == StockLevel(3, 0)
     assert lctx.notifier.types().count("order.paid") == 2
     paid_ids = {e.id for e in lctx.notifier.events if e.type == "order.paid"}
     assert len(paid_ids) == 1, "a retry republishes the same event"
@@ -184,16 +186,38 @@ def test_shipping_needs_a_paid_order_and_captures_an_authorized_payment(lctx):
     with pytest.raises(InvalidTransition):
         lifecycle.record_shipment(order.id, "UPS", "1Z", lctx)
     lifecycle.record_payment_status(order.id, "requires_capture", lctx)
-    lifecycle.mark_paid(order.id, lctx)
     lifecycle.await_shipment(order.id, "ship-token", lctx)
-    lifecycle.record_shipment(order.id, "UPS", "1Z", lctx)
+    shipped = lifecycle.record_shipment(order.id, "UPS", "1Z", lctx)
     assert ("succeed", "ship-token") in lctx.workflow.calls
-    shipped = lifecycle.ship(order.id, lctx)
     assert shipped.status == "shipped" and shipped.fulfillment.tracking_number == "1Z"
+    assert lifecycle.record_shipment(order.id, "UPS", "1Z", lctx).status == "shipped", "a repeat changes nothing"
     assert shipped.payment.status == "succeeded"
     assert lctx.payments.calls == [("capture", f"{order.id}:capture")]
     with pytest.raises(InvalidTransition):
         lifecycle.cancel(order.id, lctx, reason="too late")
+
+
+def test_waiting_for_shipment_before_the_payment_settled_is_refused(lctx):
+    order, sku = _order(lctx)
+    with pytest.raises(InvalidTransition):
+        lifecycle.await_shipment(order.id, "ship-token", lctx)
+    assert lctx.orders.get(order.id).status == "pending_payment" and ctx_level(lctx, sku) == StockLevel(5, 2)
+
+
+def test_a_shipment_recorded_before_the_step_waits_resumes_it_when_it_does(lctx):
+    order, _ = _paid(lctx)
+    lifecycle.record_shipment(order.id, "UPS", "1Z", lctx)
+    lifecycle.await_shipment(order.id, "re-entered-token", lctx)  # e.g. entered again after a timeout
+    assert ("succeed", "re-entered-token") in lctx.workflow.calls
+
+
+def test_a_declined_capture_fails_the_waiting_step_so_the_workflow_compensates(lctx):
+    order, _ = _authorized(lctx)
+    lctx.payments.fail_next("capture", PaymentDeclined("expired", "expired_card"))
+    with pytest.raises(InvalidTransition):
+        lifecycle.record_shipment(order.id, "UPS", "1Z", lctx)
+    assert ("fail", "ship-token", "PaymentDeclined") in lctx.workflow.calls
+    assert lctx.orders.get(order.id).status == "paid", "the workflow's CancelOrder cancels it"
 
 
 def test_waiting_for_shipment_on_a_canceled_order_ends_quietly(lctx):
@@ -317,7 +341,7 @@ def test_an_intent_that_succeeded_while_being_canceled_is_refunded_instead(lctx)
 def _authorized(c):
     order, sku = _order(c)
     lifecycle.record_payment_status(order.id, "requires_capture", c)
-    lifecycle.mark_paid(order.id, c)
+    lifecycle.await_shipment(order.id, "ship-token", c)
     c.payments.calls.clear()
     return order, sku
 
