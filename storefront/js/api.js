@@ -1,4 +1,5 @@
 // The Shelf HTTP API, as any storefront calls it: JSON in and out, RFC 9457 problems on failure.
+import { money } from "./money.js";
 
 export class Problem extends Error {
   constructor(status, body) {
@@ -37,9 +38,10 @@ export class Api {
   // Optional features (shipping methods, discount codes) are used only when the API describes them.
   async has(method, path) {
     if (this.spec === null) {
-      try { this.spec = await this.request("GET", "/openapi.json"); } catch { this.spec = { paths: {} }; }
+      this.spec = this.request("GET", "/openapi.json").catch(() => ({ paths: {} })); // fetched once
     }
-    return Boolean(this.spec.paths && this.spec.paths[path] && this.spec.paths[path][method.toLowerCase()]);
+    const spec = await this.spec;
+    return Boolean(spec.paths && spec.paths[path] && spec.paths[path][method.toLowerCase()]);
   }
 
   products({ category, limit, cursor }) {
@@ -76,6 +78,27 @@ export class Api {
   order(id, token) { return this.request("GET", `/orders/${encodeURIComponent(id)}`, { token }); }
 }
 
+// A problem's detail as a sentence; the amounts in it are minor units with a currency ("10000 USD").
+export function inWords(detail) {
+  const text = String(detail || "").replace(/\b(\d+) ([A-Z]{3})\b/g, (all, amount, currency) => {
+    try { return money({ amount: Number(amount), currency }) || all; } catch { return all; }
+  });
+  if (!text) return "";
+  return text.charAt(0).toUpperCase() + text.slice(1) + (/[.!?]$/.test(text) ? "" : ".");
+}
+
+// Problems whose detail is meant for a developer (it names SKUs or method ids), said for a shopper.
+const HEADS = {
+  out_of_stock: () => "Some items are no longer available in the quantity you asked for.",
+  shipping_method_required: () => "Choose a shipping method.",
+  shipping_unavailable: (error) => (error.errors.some((e) => e.field === "shipping_method")
+    ? "The chosen shipping method does not ship to that country. Choose another one."
+    : error.detail || error.title),
+  discount_invalid: (error) => `The discount code can't be used. ${inWords(error.detail)}`,
+  discount_exhausted: (error) => inWords(error.detail),
+  discount_already_used: (error) => inWords(error.detail),
+};
+
 // A problem in words, with the names the shopper knows instead of SKUs.
 export function describeProblem(error, names = {}) {
   if (!(error instanceof Problem)) {
@@ -85,8 +108,6 @@ export function describeProblem(error, names = {}) {
     const field = names[e.field] || e.field.replace(/^shipping_address\./, "").replace(/_/g, " ");
     return `${field}: ${e.message}`;
   });
-  const head = error.type === "out_of_stock"
-    ? "Some items are no longer available in the quantity you asked for."
-    : error.detail || error.title || error.message;
+  const head = HEADS[error.type] ? HEADS[error.type](error) : error.detail || error.title || error.message;
   return [head, ...lines].join("\n");
 }

@@ -1,5 +1,5 @@
 // The demo storefront: catalog, cart, checkout and the order page, over Shelf's public HTTP API only.
-import { Api, Problem, describeProblem } from "./api.js";
+import { Api, Problem, describeProblem, inWords } from "./api.js";
 import { money } from "./money.js";
 import { payment } from "./payment.js";
 
@@ -32,6 +32,9 @@ const state = {
   attempt: null,     // {key, body}: one Idempotency-Key per checkout attempt
   placing: false,
   poll: null,
+  features: { discount: false, shipping: false },  // what the API offers, from /openapi.json
+  pricing: Promise.resolve(),  // the pricing requests in flight, one after another
+  optionsFor: null,  // the country whose shipping options are shown
 };
 
 // --- notices ---------------------------------------------------------------------------------------
@@ -67,13 +70,15 @@ async function loadCategories() {
 async function showProducts() {
   const grid = $("#products");
   const limit = Number($("#page-size").value);
+  const asked = (state.listing = (state.listing || 0) + 1); // only the latest listing asked for is shown
   let page;
   try {
     page = await state.api.products({ category: $("#category").value, limit, cursor: state.pages[state.page] });
   } catch (error) {
-    explain(error);
+    if (asked === state.listing) explain(error);
     return;
   }
+  if (asked !== state.listing) return;
   grid.replaceChildren(...page.items.map(productCard));
   if (!page.items.length) grid.append(el("p", { class: "muted", text: "No products in this category." }));
   state.pages[state.page + 1] = page.next_cursor;
@@ -152,12 +157,14 @@ function setCart(cart) {
 async function addToCart(sku) {
   const cart = await ensureCart();
   setCart(await state.api.addItem(cart.id, sku, 1));
+  repriceAfterChange();
 }
 
 async function changeQuantity(sku, quantity) {
   try {
     setCart(await state.api.setQuantity(state.cart.id, sku, quantity));
     notify("");
+    repriceAfterChange();
   } catch (error) {
     explain(error);
     renderCart();
@@ -168,6 +175,7 @@ async function removeLine(sku) {
   try {
     setCart(await state.api.removeItem(state.cart.id, sku));
     notify("");
+    repriceAfterChange();
   } catch (error) {
     explain(error);
   }
@@ -185,6 +193,9 @@ function renderCart() {
     });
     quantity.addEventListener("change", () => {
       const n = Number.parseInt(quantity.value, 10);
+      // A box re-rendered while focused may report its change again: only a new quantity is sent, so a
+      // late answer to a repeat never clears the notice of a later change.
+      if (n === line.quantity) return;
       if (Number.isInteger(n) && n >= 0 && n <= 99) changeQuantity(line.sku, n);
       else { notify("A quantity is a whole number from 0 to 99."); quantity.value = String(line.quantity); }
     });
@@ -203,77 +214,195 @@ function renderCart() {
   const unavailable = cart && cart.unavailable_skus && cart.unavailable_skus.length
     ? el("p", { class: "warning", text: `No longer available: ${cart.unavailable_skus.map((s) => state.names[s] || s).join(", ")}` })
     : null;
-  $("#cart-summary").replaceChildren(...(cart && !empty ? [breakdown(cart), unavailable].filter(Boolean) : []));
+  $("#cart-summary").replaceChildren(
+    ...(cart && !empty ? [breakdown(cart, { open: true }), unavailable].filter(Boolean) : []));
+  $("#discount-form").hidden = !state.features.discount || empty;
   const discount = cart && cart.discount;
-  $("#discount-remove").hidden = !discount;
+  $("#discount-remove").hidden = !(discount || (cart && cart.discount_problem));
   if (discount) $("#discount-code").value = discount.code;
+  if (cart && cart.discount_problem) discountMessage(`Your code no longer applies. ${inWords(cart.discount_problem)}`);
+  else if (!discount && $("#discount-message").classList.contains("ok")) discountMessage("");
 }
 
-// Whatever the API returns: subtotal and total always; discount, shipping and tax when it prices them.
-function breakdown(priced) {
-  const rows = [["Subtotal", priced.subtotal]];
+// The API's breakdown as it is: subtotal and total always; discount, shipping and tax when it prices them.
+// A cart not yet priced for a destination says what is still to come instead of showing a 0.
+function breakdown(priced, { open = false } = {}) {
+  const rows = [["subtotal", "Subtotal", money(priced.subtotal)]];
   if (priced.discount_total && priced.discount_total.amount) {
     const code = priced.discount && priced.discount.code ? ` (${priced.discount.code})` : "";
-    rows.push([`Discount${code}`, { ...priced.discount_total, amount: -priced.discount_total.amount }]);
+    rows.push(["discount", `Discount${code}`, `−${money(priced.discount_total)}`]);
   }
-  if (priced.shipping_total) {
+  if (open && state.features.shipping && !priced.shipping) {
+    rows.push(["shipping", "Shipping", "choose below", "pending"]);
+  } else if (priced.shipping_total) {
     const name = priced.shipping && priced.shipping.name ? ` (${priced.shipping.name})` : "";
-    rows.push([`Shipping${name}`, priced.shipping_total]);
+    const free = priced.shipping && !priced.shipping_total.amount;
+    rows.push(["shipping", `Shipping${name}`, free ? "Free" : money(priced.shipping_total)]);
   }
-  if (priced.tax_total) rows.push([priced.prices_include_tax ? "Tax included" : "Tax", priced.tax_total]);
+  if (open && state.features.shipping && !priced.shipping_address) {
+    rows.push(["tax", "Tax", "from your address", "pending"]);
+  } else if (priced.tax_total) {
+    rows.push(["tax", priced.prices_include_tax ? "Tax included" : "Tax", money(priced.tax_total)]);
+  }
   return el("dl", { class: "totals" },
-    rows.flatMap(([label, value]) => [el("dt", { text: label }), el("dd", { text: money(value) })]),
-    el("dt", { class: "total", text: "Total" }), el("dd", { class: "total", "data-total": "", text: money(priced.total) }));
+    rows.flatMap(([row, label, value, kind]) => [
+      el("dt", { text: label }), el("dd", { "data-row": row, class: kind, text: value })]),
+    el("dt", { class: "total", text: "Total" }),
+    el("dd", { class: "total", "data-row": "total", "data-total": "", text: money(priced.total) }));
 }
 
-// --- pricing extras, only when the API has them ----------------------------------------------------
+// --- checkout step: destination, shipping method and discount code ---------------------------------
+// Every price shown comes from the API (the cart view and the shipping options); the page adds nothing up.
+// These requests run one after another, so the last cart shown is the answer to the last change made.
+
+function serially(task) {
+  // Each task shows its own problems; anything else (the network) is said once, and the queue goes on.
+  state.pricing = state.pricing.then(task).catch(explain);
+  return state.pricing;
+}
 
 async function setupPricingExtras() {
-  if (await state.api.has("PUT", "/carts/{cart_id}/discount")) {
+  const [discount, options, destination] = await Promise.all([
+    state.api.has("PUT", "/carts/{cart_id}/discount"),
+    state.api.has("GET", "/carts/{cart_id}/shipping-options"),
+    state.api.has("PUT", "/carts/{cart_id}/shipping"),
+  ]);
+  state.features = { discount, shipping: options && destination };
+  if (discount) {
     $("#discount-form").hidden = false;
-    $("#discount-form").addEventListener("submit", async (event) => {
+    $("#discount-form").addEventListener("submit", (event) => {
       event.preventDefault();
       const code = $("#discount-code").value.trim();
-      if (!code) return;
-      try {
-        setCart(await state.api.applyDiscount((await ensureCart()).id, code));
-        notify(`Code ${code.toUpperCase()} applied.`, "ok");
-      } catch (error) { explain(error); }
+      if (code) serially(() => applyCode(code));
     });
-    $("#discount-remove").addEventListener("click", async () => {
-      try { setCart(await state.api.removeDiscount(state.cart.id)); $("#discount-code").value = ""; notify(""); }
-      catch (error) { explain(error); }
-    });
+    $("#discount-remove").addEventListener("click", () => serially(removeCode));
   }
-  if (await state.api.has("GET", "/carts/{cart_id}/shipping-options")) {
-    const country = $("#checkout-form").elements.country;
-    country.addEventListener("change", loadShippingOptions);
-    $("#shipping-options").addEventListener("change", priceDestination);
+  if (state.features.shipping) {
+    const form = $("#checkout-form");
+    // Options appear as soon as two letters are typed; the rest of the address prices tax on change.
+    form.elements.country.addEventListener("input", () => {
+      if (countryOf() !== state.optionsFor && /^[A-Z]{2}$/.test(countryOf())) serially(loadShippingOptions);
+    });
+    form.addEventListener("change", (event) => {
+      const name = event.target.name;
+      if (!name || name === "email") return;
+      if (name === "country") serially(loadShippingOptions);
+      else serially(priceDestination);
+    });
+    // A cart that already has a destination (a reload, another tab) shows it again.
+    const saved = state.cart && state.cart.shipping_address;
+    if (saved) {
+      for (const [name, value] of Object.entries(saved)) {
+        if (value && form.elements[name] && !form.elements[name].value) form.elements[name].value = value;
+      }
+      serially(() => loadShippingOptions({ price: false }));
+    }
+  }
+  renderCart();
+}
+
+function discountMessage(text, kind = "error") {
+  const box = $("#discount-message");
+  box.textContent = text;
+  box.className = `field-message ${kind}`;
+  box.hidden = !text;
+}
+
+async function applyCode(code) {
+  try {
+    const cart = await state.api.applyDiscount((await ensureCart()).id, code);
+    setCart(cart);
+    discountMessage(`Code ${cart.discount.code} applied: −${money(cart.discount.amount)}.`, "ok");
+    notify("");
+    await loadShippingOptions({ price: false }); // a code can change what shipping costs
+  } catch (error) {
+    if (error instanceof Problem && error.status === 422) {
+      discountMessage(`That code can't be used. ${inWords(error.detail || error.title)}`);
+    } else {
+      explain(error);
+    }
   }
 }
 
-async function loadShippingOptions() {
-  const country = $("#checkout-form").elements.country.value.trim().toUpperCase();
-  const box = $("#shipping-options");
-  if (!/^[A-Z]{2}$/.test(country) || !state.cart) { $("#shipping-methods").hidden = true; return; }
+async function removeCode() {
   try {
-    const { items } = await state.api.shippingOptions(state.cart.id, country);
-    box.replaceChildren(...items.map((option, i) => el("label", { class: "option" },
-      el("input", { type: "radio", name: "shipping_method", value: option.id, checked: i === 0 }),
-      ` ${option.name} · ${money(option.price)}`,
-      option.max_days ? el("span", { class: "muted", text: ` (${option.min_days || 1}–${option.max_days} days)` }) : null)));
-    $("#shipping-methods").hidden = items.length === 0;
-    if (items.length) priceDestination();
+    setCart(await state.api.removeDiscount(state.cart.id));
+    $("#discount-code").value = "";
+    discountMessage("");
+    notify("");
+    await loadShippingOptions({ price: false });
   } catch (error) { explain(error); }
 }
 
+function countryOf() {
+  return $("#checkout-form").elements.country.value.trim().toUpperCase();
+}
+
+// The methods for the address's country, each priced by the API for the cart as it is now. The choice
+// kept is the shopper's, else the cart's, else the cheapest; then the cart is priced for it.
+async function loadShippingOptions({ price = true } = {}) {
+  if (!state.features.shipping) return;
+  const country = countryOf();
+  const box = $("#shipping-options");
+  const note = $("#shipping-note");
+  if (!/^[A-Z]{2}$/.test(country) || !state.cart || !state.cart.lines.length) {
+    state.optionsFor = null;
+    $("#shipping-methods").hidden = true;
+    note.hidden = true;
+    return;
+  }
+  let items;
+  try {
+    ({ items } = await state.api.shippingOptions(state.cart.id, country));
+  } catch (error) { explain(error); return; }
+  if (!state.cart) return; // ordered meanwhile
+  const checked = document.querySelector("input[name=shipping_method]:checked");
+  const wanted = [checked && checked.value, state.cart.shipping && state.cart.shipping.method_id]
+    .find((id) => id && items.some((option) => option.id === id));
+  const cheapest = items.reduce((best, option) => (!best || option.price.amount < best.price.amount ? option : best),
+    null);
+  const chosen = wanted || (cheapest && cheapest.id);
+  box.replaceChildren(...items.map((option) => el("label", { class: "option" },
+    el("input", { type: "radio", name: "shipping_method", value: option.id, checked: option.id === chosen }),
+    ` ${option.name} · `,
+    el("span", { "data-price": "", text: option.price.amount ? money(option.price) : "Free" }),
+    option.max_days ? el("span", { class: "muted", text: ` (${option.min_days || 1}–${option.max_days} days)` })
+      : null)));
+  state.optionsFor = country;
+  $("#shipping-methods").hidden = items.length === 0;
+  note.hidden = items.length > 0;
+  note.textContent = items.length ? "" : `No shipping method is offered for ${country}.`;
+  if (price || (chosen && !(state.cart.shipping && state.cart.shipping.method_id === chosen))) {
+    await priceDestination();
+  }
+}
+
+function addressComplete(address) {
+  return ["name", "line1", "city", "postal_code"].every((field) => address[field])
+    && /^[A-Z]{2}$/.test(address.country);
+}
+
+// Sets the cart's destination, so the API prices shipping and tax. Until the address is complete there is
+// nothing to send (the API takes a whole address); the checkout then names what is missing.
 async function priceDestination() {
-  if (!(await state.api.has("PUT", "/carts/{cart_id}/shipping"))) return;
+  if (!state.features.shipping || !state.cart || !state.cart.lines.length) return;
   const body = checkoutBody();
-  if (!body.shipping_address.country || !body.shipping_address.city) return;
+  if (!addressComplete(body.shipping_address)) return;
   const request = { shipping_address: body.shipping_address };
   if (body.shipping_method) request.shipping_method = body.shipping_method;
-  try { setCart(await state.api.setShipping(state.cart.id, request)); } catch { /* shown at checkout */ }
+  try {
+    setCart(await state.api.setShipping(state.cart.id, request));
+  } catch (error) {
+    if (error instanceof Problem && error.status === 422) return; // the checkout shows it, with the field
+    explain(error);
+  }
+}
+
+// A cart's lines changed: the options' prices (weight, free-over) and the code may have too.
+function repriceAfterChange() {
+  if (state.features.shipping && /^[A-Z]{2}$/.test(countryOf())) {
+    serially(() => loadShippingOptions({ price: false }));
+  }
 }
 
 // --- checkout --------------------------------------------------------------------------------------
@@ -299,21 +428,27 @@ function newKey() {
 async function placeOrder(event) {
   event.preventDefault();
   if (state.placing) return; // a second click while the first is on its way
-  const body = checkoutBody();
-  // The same attempt (same body, no answer yet) keeps its key, so a retry can never order twice.
-  const same = state.attempt && JSON.stringify(state.attempt.body) === JSON.stringify(body);
-  if (!same) state.attempt = { key: newKey(), body };
   state.placing = true;
   const button = $("#place-order");
   button.disabled = true;
   button.textContent = "Placing order…";
   try {
+    await state.pricing; // the method and totals being shown are the ones ordered
+    const body = checkoutBody();
+    // The same attempt (same body, no answer yet) keeps its key, so a retry can never order twice.
+    const same = state.attempt && JSON.stringify(state.attempt.body) === JSON.stringify(body);
+    if (!same) state.attempt = { key: newKey(), body };
     const result = await state.api.checkout(state.cart.id, body, state.attempt.key);
     state.attempt = null;
     localStorage.setItem(ORDER_KEY(result.order.id), JSON.stringify({
       token: result.access_token, payment: result.payment }));
     localStorage.removeItem(CART_KEY);
     state.cart = null;
+    state.optionsFor = null;
+    $("#shipping-options").replaceChildren();
+    $("#shipping-methods").hidden = true;
+    $("#discount-code").value = "";
+    discountMessage("");
     $("#cart-count").textContent = "0";
     renderCart();
     notify("");
@@ -364,8 +499,10 @@ function renderOrder(order) {
   $("#order-lines tbody").replaceChildren(...order.lines.map((line) => el("tr", {},
     el("td", { text: line.title }), el("td", { text: money(line.unit_price) }),
     el("td", { text: String(line.quantity) }), el("td", { text: money(line.total) }))));
+  const method = order.shipping ? ` by ${order.shipping.name}` : "";
   $("#order-summary").replaceChildren(breakdown(order), el("p", { class: "muted" },
-    `Ships to ${order.shipping_address.name}, ${order.shipping_address.city}, ${order.shipping_address.country}. `,
+    `Ships${method} to ${order.shipping_address.name}, ${order.shipping_address.city}, `
+    + `${order.shipping_address.country}. `,
     `Receipt to ${order.email}.`));
   const pending = order.status === "pending_payment";
   $("#payment-box").hidden = !pending;

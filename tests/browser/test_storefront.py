@@ -88,6 +88,7 @@ def test_a_shopper_browses_fills_a_cart_checks_out_once_and_pays(page, shop):
     email = "ada.browser@example.com"
     fill_address(page, email)
     # 42.00, Standard shipping 4.99 + 2 started kg × 1.00, GB tax 20 % of goods and shipping (8.40 + 1.40)
+    expect(page.locator("#shipping-methods").get_by_label(re.compile(r"^\s*Standard"))).to_be_checked()
     expect(page.locator("[data-total]")).to_have_text("$58.79")
     save_screenshot(page, "cart.png")
     page.get_by_role("button", name="Place order").dblclick()
