@@ -10,6 +10,7 @@ from ..services.carts import CartView
 from ..services.checkout import CheckoutResult
 from ..services.ports import StockedProduct
 from . import schemas as s
+from . import webhook_schemas as ws
 
 
 def money(m: Money) -> s.Money:
@@ -95,10 +96,10 @@ def refund(r) -> s.RefundOut:
 
 def endpoint(e, *, with_secret: bool = False):
     fields = dict(id=e.id, url=e.url, events=list(e.events), created_at=e.created_at)
-    return s.WebhookEndpointCreated(**fields, secret=e.secret) if with_secret else s.WebhookEndpointOut(**fields)
+    return ws.WebhookEndpointCreated(**fields, secret=e.secret) if with_secret else ws.WebhookEndpointOut(**fields)
 
 
-def delivery(d) -> s.DeliveryOut:
-    return s.DeliveryOut(id=d.id, endpoint_id=d.endpoint_id, event_id=d.event_id, event_type=d.event_type,
+def delivery(d) -> ws.DeliveryOut:
+    return ws.DeliveryOut(id=d.id, endpoint_id=d.endpoint_id, event_id=d.event_id, event_type=d.event_type,
                          status=d.status, attempts=d.attempts, last_status_code=d.last_status_code,
                          last_error=d.last_error, created_at=d.created_at, updated_at=d.updated_at)

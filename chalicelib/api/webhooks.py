@@ -6,7 +6,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from .. import config, wiring
 from ..observability import logger, metrics
 from . import presenters as present
-from . import schemas as s
+from . import webhook_schemas as ws
 from .common import DELIVERY_ID, WEBHOOK_ENDPOINT_ID, ctx
 from .http import BadRequest, Request, Router, parse_body
 
@@ -18,7 +18,7 @@ ROUTERS = [hooks, admin]
 # --- webhooks in -------------------------------------------------------------------------------------
 
 @hooks.route("POST", "/webhooks/stripe", summary="Stripe events (signed with Stripe-Signature)",
-             body=s.StripeEventIn, raw_body=True, response=s.Received)
+             body=ws.StripeEventIn, raw_body=True, response=ws.Received)
 def stripe_webhook(req: Request):
     import time
 
@@ -34,11 +34,11 @@ def stripe_webhook(req: Request):
         # Answered 200 so that Stripe stops sending it; kept in the inbound events for a person to look at.
         logger.error("Stripe event rejected", extra={"event_id": event["id"], "event_type": event["type"]})
         metrics.add_metric(name="StripeEventsRejected", unit=MetricUnit.Count, value=1)
-    return s.Received(received=True)
+    return ws.Received(received=True)
 
 
 @hooks.route("POST", "/webhooks/merchant", summary="Events from merchant systems (signed with Shelf-Signature)",
-             status=202, body=s.MerchantEventIn, raw_body=True, response=s.Received, errors=(401, 422))
+             status=202, body=ws.MerchantEventIn, raw_body=True, response=ws.Received, errors=(401, 422))
 def merchant_webhook(req: Request):
     import time
 
@@ -50,15 +50,15 @@ def merchant_webhook(req: Request):
                           int(time.time()), config.webhook_tolerance_seconds())
     except signatures.BadSignature as exc:
         raise Unauthenticated(f"invalid Shelf-Signature: {exc}") from None
-    event = parse_body(s.MerchantEventIn, req.raw_body)
+    event = parse_body(ws.MerchantEventIn, req.raw_body)
     wiring.queue_merchant_event(event.model_dump(mode="json"))
-    return s.Received(received=True)
+    return ws.Received(received=True)
 
 
 # --- webhooks out ------------------------------------------------------------------------------------
 
 @admin.route("POST", "/admin/webhook-endpoints", summary="Register a webhook endpoint", status=201,
-             body=s.WebhookEndpointIn, response=s.WebhookEndpointCreated, scope="webhooks:write")
+             body=ws.WebhookEndpointIn, response=ws.WebhookEndpointCreated, scope="webhooks:write")
 def create_webhook_endpoint(req: Request):
     from ..services import webhooks
 
@@ -67,14 +67,14 @@ def create_webhook_endpoint(req: Request):
     return present.endpoint(endpoint, with_secret=True)
 
 
-@admin.route("GET", "/admin/webhook-endpoints", summary="List webhook endpoints", response=s.WebhookEndpointPage,
+@admin.route("GET", "/admin/webhook-endpoints", summary="List webhook endpoints", response=ws.WebhookEndpointPage,
              scope="webhooks:write")
 def list_webhook_endpoints(req: Request):
-    return s.WebhookEndpointPage(items=[present.endpoint(e) for e in ctx().webhooks.endpoints()], next_cursor=None)
+    return ws.WebhookEndpointPage(items=[present.endpoint(e) for e in ctx().webhooks.endpoints()], next_cursor=None)
 
 
 @admin.route("GET", "/admin/webhook-endpoints/{endpoint_id}", summary="One webhook endpoint",
-             response=s.WebhookEndpointOut, scope="webhooks:write", path_patterns=WEBHOOK_ENDPOINT_ID)
+             response=ws.WebhookEndpointOut, scope="webhooks:write", path_patterns=WEBHOOK_ENDPOINT_ID)
 def get_webhook_endpoint(req: Request, endpoint_id: str):
     from ..services import webhooks
 
@@ -89,17 +89,17 @@ def delete_webhook_endpoint(req: Request, endpoint_id: str):
     webhooks.remove_endpoint(endpoint_id, ctx())
 
 
-@admin.route("GET", "/admin/webhook-deliveries", summary="The delivery log, newest first", query=s.DeliveryQuery,
-             response=s.DeliveryPage, scope="webhooks:write")
+@admin.route("GET", "/admin/webhook-deliveries", summary="The delivery log, newest first", query=ws.DeliveryQuery,
+             response=ws.DeliveryPage, scope="webhooks:write")
 def list_webhook_deliveries(req: Request):
     from ..services import webhooks
 
     page = webhooks.list_deliveries(ctx(), status=req.query.status, limit=req.query.limit, cursor=req.query.cursor)
-    return s.DeliveryPage(items=[present.delivery(d) for d in page.items], next_cursor=page.next_cursor)
+    return ws.DeliveryPage(items=[present.delivery(d) for d in page.items], next_cursor=page.next_cursor)
 
 
 @admin.route("POST", "/admin/webhook-deliveries/{delivery_id}/redrive", summary="Deliver a failed webhook again",
-             status=202, response=s.DeliveryOut, scope="webhooks:write", errors=(409,), path_patterns=DELIVERY_ID)
+             status=202, response=ws.DeliveryOut, scope="webhooks:write", errors=(409,), path_patterns=DELIVERY_ID)
 def redrive_webhook_delivery(req: Request, delivery_id: str):
     from ..services import webhooks
 
