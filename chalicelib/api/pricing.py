@@ -17,6 +17,7 @@ from ..services import cart_pricing
 from ..services import pricing as pricing_service
 from . import presenters as present
 from . import schemas as s
+from .accounts import customer_id_of
 from .http import Request, Router
 
 ID = r"^{prefix}_[a-z2-7]{{26}}$"
@@ -345,32 +346,33 @@ def delete_discount(req: Request, code: str):
 
 @storefront.route("GET", "/carts/{cart_id}/shipping-options", summary="Shipping methods for a country, priced "
                   "for the cart as it is", query=ShippingOptionsQuery, response=ShippingOptions,
-                  path_patterns=CART_ID)
+                  path_patterns=CART_ID, customer="optional")
 def shipping_options(req: Request, cart_id: str):
-    options = cart_pricing.shipping_options(cart_id, req.query.country, ctx())
+    options = cart_pricing.shipping_options(cart_id, req.query.country, ctx(), customer_id_of(req))
     return ShippingOptions(items=[ShippingOption(id=m.id, name=m.name, price=present.money(p), min_days=m.min_days,
                                                  max_days=m.max_days) for m, p in options])
 
 
 @storefront.route("PUT", "/carts/{cart_id}/shipping", summary="Set the cart's destination (address and method): "
                   "the cart then shows shipping and tax", body=CartShippingIn, response=s.Cart, errors=(409,),
-                  path_patterns=CART_ID)
+                  path_patterns=CART_ID, customer="optional")
 def set_cart_shipping(req: Request, cart_id: str):
     a = req.body.shipping_address
     address = Address(name=a.name, line1=a.line1, line2=a.line2, city=a.city, postal_code=a.postal_code,
                       country=a.country, region=a.region)
     return present.cart(cart_pricing.set_destination(cart_id, address, req.body.shipping_method or "", ctx(),
-                                                     config.cart_ttl()))
+                                                     config.cart_ttl(), customer_id_of(req)))
 
 
 @storefront.route("PUT", "/carts/{cart_id}/discount", summary="Apply a discount code (one per cart); 422 "
                   "discount_invalid says why one does not apply", body=CartDiscountIn, response=s.Cart,
-                  errors=(409,), path_patterns=CART_ID)
+                  errors=(409,), path_patterns=CART_ID, customer="optional")
 def apply_cart_discount(req: Request, cart_id: str):
-    return present.cart(cart_pricing.apply_code(cart_id, req.body.code, ctx(), config.cart_ttl()))
+    return present.cart(cart_pricing.apply_code(cart_id, req.body.code, ctx(), config.cart_ttl(),
+                                                customer_id_of(req)))
 
 
 @storefront.route("DELETE", "/carts/{cart_id}/discount", summary="Remove the cart's discount code",
-                  response=s.Cart, errors=(409,), path_patterns=CART_ID)
+                  response=s.Cart, errors=(409,), path_patterns=CART_ID, customer="optional")
 def remove_cart_discount(req: Request, cart_id: str):
-    return present.cart(cart_pricing.remove_code(cart_id, ctx(), config.cart_ttl()))
+    return present.cart(cart_pricing.remove_code(cart_id, ctx(), config.cart_ttl(), customer_id_of(req)))

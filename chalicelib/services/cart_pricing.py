@@ -13,12 +13,14 @@ from .carts import CartView, _change, load_cart, view
 from .context import Context
 
 
-def shipping_options(cart_id: str, country: str, ctx: Context) -> list[tuple[ShippingMethod, Money]]:
-    cart = load_cart(cart_id, ctx)
+def shipping_options(cart_id: str, country: str, ctx: Context,
+                     customer_id: str = "") -> list[tuple[ShippingMethod, Money]]:
+    cart = load_cart(cart_id, ctx, customer_id)
     return pricing.shipping_options(view(cart, ctx).priced.lines, cart, country, ctx)
 
 
-def set_destination(cart_id: str, address: Address, method_id: str, ctx: Context, ttl: timedelta) -> CartView:
+def set_destination(cart_id: str, address: Address, method_id: str, ctx: Context, ttl: timedelta,
+                    customer_id: str = "") -> CartView:
     if method_id:
         pricing.valid_method(method_id, address.country, ctx)
 
@@ -28,23 +30,23 @@ def set_destination(cart_id: str, address: Address, method_id: str, ctx: Context
         return replace(cart, shipping_address=address, shipping_method=method_id, updated_at=now,
                        expires_at=now + ttl)
 
-    return _change(cart_id, ctx, change)
+    return _change(cart_id, ctx, change, customer_id)
 
 
-def apply_code(cart_id: str, code: str, ctx: Context, ttl: timedelta) -> CartView:
+def apply_code(cart_id: str, code: str, ctx: Context, ttl: timedelta, customer_id: str = "") -> CartView:
     def change(cart: Cart) -> Cart:
         cart.ensure_open()
         discount = pricing.usable_code(code, view(cart, ctx).priced.lines, ctx)
         now = ctx.clock()
         return replace(cart, discount_code=discount.code, updated_at=now, expires_at=now + ttl)
 
-    return _change(cart_id, ctx, change)
+    return _change(cart_id, ctx, change, customer_id)
 
 
-def remove_code(cart_id: str, ctx: Context, ttl: timedelta) -> CartView:
+def remove_code(cart_id: str, ctx: Context, ttl: timedelta, customer_id: str = "") -> CartView:
     def change(cart: Cart) -> Cart:
         cart.ensure_open()
         now = ctx.clock()
         return replace(cart, discount_code="", updated_at=now, expires_at=now + ttl)
 
-    return _change(cart_id, ctx, change)
+    return _change(cart_id, ctx, change, customer_id)

@@ -244,7 +244,20 @@ def test_a_customers_cart_is_404_to_anyone_else(shop, customer):
             assert_problem(shop.request("POST", f"/carts/{cart_id}/checkout", headers={**caller,
                                         "Idempotency-Key": new_key()},
                                         json={"email": "x@example.com", "shipping_address": ADDRESS}), 404)
+            # the pricing routes of a cart too
+            assert_problem(shop.request("GET", f"/carts/{cart_id}/shipping-options?country=US", headers=caller), 404)
+            assert_problem(shop.request("PUT", f"/carts/{cart_id}/shipping", headers=caller,
+                                        json={"shipping_address": ADDRESS}), 404)
+            assert_problem(shop.request("PUT", f"/carts/{cart_id}/discount", headers=caller,
+                                        json={"code": "WELCOME10"}), 404)
+            assert_problem(shop.request("DELETE", f"/carts/{cart_id}/discount", headers=caller), 404)
     assert customer.call("GET", f"/carts/{mine['id']}", 200).json()["lines"][0]["quantity"] == 2
+    # ... which the owner uses like any other cart route
+    customer.call("GET", f"/carts/{mine['id']}/shipping-options?country=US", 200)
+    assert customer.call("PUT", f"/carts/{mine['id']}/shipping", 200,
+                         json={"shipping_address": ADDRESS}).json()["shipping_address"]["city"] == ADDRESS["city"]
+    customer.call("PUT", f"/carts/{mine['id']}/discount", 422, json={"code": "NO-SUCH-CODE"})
+    customer.call("DELETE", f"/carts/{mine['id']}/discount", 200)
 
 
 def test_a_guest_cart_is_still_anyones_with_its_id(shop, customer):
