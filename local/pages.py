@@ -67,6 +67,14 @@ def handle(handler: Any) -> bool:
     # Read the body whatever the method, so a kept-alive connection stays in step; the API's size limit holds.
     length = int(handler.headers.get("Content-Length") or 0)
     if length > config.max_body_bytes():
+        # Read what was sent (up to 1 MiB) before answering: a socket closed on unread data is reset, and
+        # the client could lose the answer.
+        remaining = min(length, 1 << 20)
+        while remaining > 0:
+            chunk = handler.rfile.read(min(remaining, 65536))
+            if not chunk:
+                break
+            remaining -= len(chunk)
         handler.close_connection = True
         _send(handler, 413, {"type": "payload_too_large", "title": "Request body too large", "status": 413,
                              "detail": f"the body may be at most {config.max_body_bytes()} bytes"})
