@@ -112,7 +112,7 @@ def test_a_transaction_is_authorized_item_by_item(stack, as_function):
 
 
 def test_a_caller_that_is_no_principal_is_refused(stack):
-    unknown = boto3.session.Session(aws_access_key_id="AKIAUNKNOWN000000000", aws_secret_access_key="x",
+    unknown = boto3.session.Session(aws_access_key_id="shelf-test-nobody", aws_secret_access_key="x",
                                     region_name=infra.REGION).client("dynamodb", config=NO_RETRY)
     _refused(lambda: unknown.list_tables(), "UnrecognizedClientException")
 
