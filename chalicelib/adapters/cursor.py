@@ -44,6 +44,19 @@ def page(results, limit: int, key_names: set[str]) -> tuple[list, str | None]:
     return items[:limit], encode({name: {"S": getattr(last, name)} for name in sorted(key_names)})
 
 
+def status_or_created_page(model, shards: int, *, status: str | None, limit: int, cursor: str | None,
+                           listing: str) -> tuple[list, str | None]:
+    """A newest-first page of `model`'s `status_shards` index (entries "<status>#<shard>") or, without a
+    status, its `created_shards` index ("<shard>"): the layout orders and returns share."""
+    index, prefix = (model.status_shards, f"{status}#") if status else (model.created_shards, "")
+
+    def query(shard: int, below: str | None, limit: int):
+        condition = model.created_key < below if below else None
+        return index.query(f"{prefix}{shard}", condition, scan_index_forward=False, limit=limit)
+
+    return sharded_page(query, shards, limit=limit, cursor=cursor, listing=listing)
+
+
 def sharded_page(query_shard, shards: int, *, limit: int, cursor: str | None, listing: str) -> tuple[list, str | None]:
     """Newest first across an index whose partition key is spread over `shards` shards: each shard's newest
     entries below the cursor, merged. `query_shard(shard, below, limit)` queries one shard newest first for

@@ -157,13 +157,7 @@ class DynamoOrders(ports.Orders):
     def list(self, *, status: str | None, limit: int, cursor: str | None) -> Page[Order]:
         """Newest first, merged over the index's shards; then the page's orders, read by key."""
         bind()
-        index, prefix = (OrderModel.status_shards, f"{status}#") if status else (OrderModel.created_shards, "")
-
-        def query(shard: int, below: str | None, limit: int):
-            condition = OrderModel.created_key < below if below else None
-            return index.query(f"{prefix}{shard}", condition, scan_index_forward=False, limit=limit)
-
-        hits, next_cursor = cursors.sharded_page(query, ORDER_SHARDS, limit=limit, cursor=cursor,
-                                                 listing=status or "*")
+        hits, next_cursor = cursors.status_or_created_page(OrderModel, ORDER_SHARDS, status=status, limit=limit,
+                                                           cursor=cursor, listing=status or "*")
         found = {m.order_id: m for m in OrderModel.batch_get([hit.order_id for hit in hits])}
         return Page([_order_from(found[hit.order_id]) for hit in hits if hit.order_id in found], next_cursor)

@@ -208,12 +208,6 @@ class DynamoReturns(Returns):
     def list(self, *, status: str | None, limit: int, cursor: str | None) -> Page[Return]:
         """Newest first, merged over the index's shards; then the page's returns, read by key."""
         _bind()
-        index, prefix = (ReturnModel.status_shards, f"{status}#") if status else (ReturnModel.created_shards, "")
-
-        def query(shard: int, below: str | None, limit: int):
-            condition = ReturnModel.created_key < below if below else None
-            return index.query(f"{prefix}{shard}", condition, scan_index_forward=False, limit=limit)
-
-        hits, next_cursor = cursors.sharded_page(query, RETURN_SHARDS, limit=limit, cursor=cursor,
-                                                 listing=f"returns:{status or '*'}")
+        hits, next_cursor = cursors.status_or_created_page(ReturnModel, RETURN_SHARDS, status=status, limit=limit,
+                                                           cursor=cursor, listing=f"returns:{status or '*'}")
         return Page(self._read([hit.return_id for hit in hits]), next_cursor)
