@@ -146,6 +146,10 @@ def _get(url: str, headers: dict[str, str]) -> tuple[int, str]:
         return error.code, error.read().decode()
 
 
+def send_problem(handler: Any, status: int, kind: str, title: str, detail: str) -> None:
+    _send(handler, status, {"type": kind, "title": title, "status": status, "detail": detail})
+
+
 def _send(handler: Any, status: int, payload: dict, headers: dict[str, str] | None = None) -> None:
     content_type = "application/problem+json" if status >= 400 else "application/json"
     _write(handler, status, json.dumps(payload).encode(), {"Content-Type": content_type, **(headers or {})})

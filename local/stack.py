@@ -469,9 +469,24 @@ class AnyMethodRequestHandler(ChaliceRequestHandler):
         raise AttributeError(name)
 
     def _generic_handle(self) -> None:
+        if not self._content_length_is_readable():
+            return
         # The storefront and the simulated "pay" action are the local stack's own, never the app's.
         if not pages.handle(self):
             super()._generic_handle()
+
+    def _content_length_is_readable(self) -> bool:
+        """An empty Content-Length is no body, as a header that is absent; anything else that is not a length
+        gets a 400 problem, where the handlers below would fail to parse it and drop the connection."""
+        values = self.headers.get_all("Content-Length") or []
+        if values and all(not v.strip() for v in values):
+            del self.headers["Content-Length"]
+            return True
+        if not values or (len(set(values)) == 1 and values[0].strip().isdigit()):
+            return True
+        self.close_connection = True
+        pages.send_problem(self, 400, "bad_request", "Bad request", "the Content-Length header is not a length")
+        return False
 
     do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = do_PATCH = do_OPTIONS = _generic_handle
 

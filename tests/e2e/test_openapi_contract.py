@@ -23,6 +23,9 @@ def api_schema(stack):
 schema = schemathesis.pytest.from_fixture("api_schema")
 
 
+# One test runs every selected operation's examples: pytest.ini's per-test limit (a hang guard) is too
+# short for that on a slow machine.
+@pytest.mark.timeout(900)
 @schema.parametrize()
 @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
 def test_every_operation_answers_within_its_contract(case, admin_headers):

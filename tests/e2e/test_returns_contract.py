@@ -30,6 +30,9 @@ def real(shop):
 schema = schemathesis.pytest.from_fixture("api_schema").include(path_regex="returns")
 
 
+# One test runs every selected operation's examples: pytest.ini's per-test limit (a hang guard) is too
+# short for that on a slow machine.
+@pytest.mark.timeout(900)
 @schema.parametrize()
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
 def test_every_returns_operation_answers_within_its_contract(case, admin_headers, real):

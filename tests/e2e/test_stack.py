@@ -250,3 +250,27 @@ def test_storefront_routes_answer_browser_preflights_and_admin_routes_do_not(sta
     assert "X-Request-Id" in created.headers["Access-Control-Expose-Headers"]
     admin = requests.get(f"{stack.url}/admin/orders", headers={"Origin": "https://evil.example.com"}, timeout=10)
     assert "Access-Control-Allow-Origin" not in admin.headers
+
+
+def _raw(base_url: str, request: bytes) -> bytes:
+    import socket
+    from urllib.parse import urlsplit
+
+    host, port = urlsplit(base_url).hostname, urlsplit(base_url).port
+    with socket.create_connection((host, port), timeout=30) as conn:
+        conn.sendall(request)
+        conn.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+    return answer
+
+
+@pytest.mark.parametrize("path", ["/admin/orders/nope/cancel", "/"])
+def test_an_empty_content_length_is_no_body_and_a_bad_one_a_400_never_a_dropped_connection(base_url, path):
+    empty = _raw(base_url, f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length:\r\nConnection: close\r\n\r\n".encode())
+    assert empty.startswith(b"HTTP/1.") and b" 5" not in empty.split(b"\r\n")[0], empty[:200]
+    bad = _raw(base_url, f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n".encode())
+    status, _, rest = bad.partition(b"\r\n")
+    assert status.split()[1] == b"400", bad[:300]
+    assert b"application/problem+json" in rest and b'"status": 400' in rest
