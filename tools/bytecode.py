@@ -8,6 +8,8 @@ unchecked-hash form: the zip is immutable, so Python loads it without looking at
 
     python -m tools.bytecode dist/dev/deployment.zip                  # after `chalice package dist/dev`
     python -m tools.bytecode dist/dev/layer-deployment.zip /opt       # the layer's, unpacked at /opt
+
+`make deploy` compiles the zips `chalice deploy` uploads with the same function (tools/chalice_deploy.py).
 """
 from __future__ import annotations
 
@@ -35,11 +37,12 @@ def runtime_of(package_dir: Path) -> str | None:
     return None
 
 
-def compile_zip(zip_path: Path, root: str = LAMBDA_TASK_ROOT) -> int:
+def compile_zip(zip_path: Path, root: str = LAMBDA_TASK_ROOT, runtime: str | None = None) -> int:
     """Rewrites the zip with a `.pyc` for every `.py`; returns how many it holds afterwards. `root` is where
-    Lambda unpacks it (/var/task for a function, /opt for a layer), named in tracebacks."""
+    Lambda unpacks it (/var/task for a function, /opt for a layer), named in tracebacks. `runtime` is the
+    Lambda runtime it is for (e.g. python3.11); by default, the one in the template beside the zip."""
     zip_path = Path(zip_path)
-    runtime = runtime_of(zip_path.parent)
+    runtime = runtime or runtime_of(zip_path.parent)
     ours = f"python{sys.version_info.major}.{sys.version_info.minor}"
     if runtime and runtime != ours:
         raise SystemExit(f"the package targets {runtime} but this is {ours}: its .pyc would never be used")

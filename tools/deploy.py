@@ -10,7 +10,8 @@
 2. the functions' environment, built from the stack's outputs by `chalicelib.stack_env`, written with the
    template's Lambda role into the stage of `.chalice/config.json` (so `chalice deploy --stage` alone works
    from then on); secrets are named by their SSM parameters, never copied;
-3. `chalice deploy --stage <stage>`;
+3. `chalice deploy --stage <stage>`, its zips (the functions' and the dependency layer's) with compiled
+   bytecode added (`tools.chalice_deploy`);
 4. `infra/events.yaml` as the stack `shelf-<stage>-events` (queue consumers, gateway responses), given the
    REST API that Chalice made;
 5. a new deployment of the API stage, so the gateway responses apply, and the stage's throttling per
@@ -225,11 +226,11 @@ class RestApi:
 
 
 def chalice_deploy(project_dir: Path, stage: str, region: str) -> RestApi:
-    """`chalice deploy --stage <stage>`, then the REST API it recorded in .chalice/deployed/<stage>.json."""
-    chalice = Path(sys.executable).parent / "chalice"
+    """`chalice deploy --stage <stage>` with compiled bytecode in its zips (tools.chalice_deploy), then the
+    REST API it recorded in .chalice/deployed/<stage>.json."""
     env = {**os.environ, "AWS_DEFAULT_REGION": region, "AWS_REGION": region}
-    subprocess.run([str(chalice), "--project-dir", str(project_dir), "deploy", "--stage", stage], env=env,
-                   check=True)
+    subprocess.run([sys.executable, "-m", "tools.chalice_deploy", "--project-dir", str(project_dir),
+                    "--stage", stage], env=env, cwd=REPO_ROOT, check=True)
     return deployed_rest_api(project_dir, stage)
 
 

@@ -7,20 +7,27 @@ each function's role and environment read from .chalice/config.json by Chalice's
 `chalice deploy` reads them."""
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 import json
+import os
 import shutil
+import subprocess
+import sys
 import zipfile
+from importlib.util import cache_from_source
 from pathlib import Path
 
 import boto3
 import pytest
 from chalice.config import Config
+from chalice.utils import UI
 from moto import mock_aws
 
 from chalicelib import stack_env
 from local import infra
-from tools import deploy
+from tools import chalice_deploy, deploy
 
 REGION = "us-east-1"
 STAGE = "qa"
@@ -227,3 +234,118 @@ def test_an_abuse_limit_given_to_the_deploy_reaches_the_stage_and_is_kept(sessio
     checkout = apigateway.get_stage(restApiId=api_id, stageName="api")["methodSettings"][
         "~1carts~1{cart_id}~1checkout/POST"]
     assert (checkout["throttlingRateLimit"], checkout["throttlingBurstLimit"]) == (3.0, 6)
+
+
+# -- the zips `make deploy` uploads carry compiled bytecode ------------------------------------------
+
+PROBE_APP = '''from chalice import Chalice
+
+app = Chalice(app_name="pycprobe")
+
+
+@app.lambda_function()
+def probe(event, context):
+    from chalicelib import greeting
+
+    return greeting.hello()
+'''
+
+
+@pytest.fixture
+def probe_project(tmp_path, session, monkeypatch) -> Path:
+    """A Chalice project with what Shelf's has, at its smallest: app.py, a chalicelib module, and a
+    dependency (vendored, so no download) that `automatic_layer` puts in the shared layer; no REST API,
+    which moto cannot create the way Chalice does."""
+    role = session.client("iam").create_role(RoleName="pycprobe", AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                "Principal": {"Service": "lambda.amazonaws.com"}}]}))["Role"]
+    project = tmp_path / "pycprobe"
+    files = {".chalice/config.json": json.dumps({
+                 "version": "2.0", "app_name": "pycprobe", "automatic_layer": True, "manage_iam_role": False,
+                 "iam_role_arn": role["Arn"], "stages": {STAGE: {}}}),
+             "app.py": PROBE_APP,
+             "chalicelib/__init__.py": "",
+             "chalicelib/greeting.py": "import probedep\n\n\ndef hello():\n    return probedep.WORD\n",
+             "vendor/probedep/__init__.py": "WORD = 'compiled'\n"}
+    for name, text in files.items():
+        (project / name).parent.mkdir(parents=True, exist_ok=True)
+        (project / name).write_text(text)
+    # Chalice imports the project's app.py as `app`, the name Shelf's app has in this process.
+    monkeypatch.delitem(sys.modules, "app", raising=False)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.setenv("AWS_CHALICE_CLI_MODE", "true")
+    return project
+
+
+def _uploaded_zip(project: Path, sha256: str) -> Path:
+    """The zip in .chalice/deployments/ whose bytes Lambda reports it was given."""
+    for path in (project / ".chalice" / "deployments").glob("*.zip"):
+        if base64.b64encode(hashlib.sha256(path.read_bytes()).digest()).decode() == sha256:
+            return path
+    raise AssertionError(f"no zip in .chalice/deployments/ has the uploaded code's SHA-256 {sha256}")
+
+
+def test_the_deployed_function_and_layer_carry_bytecode_the_function_imports(session, probe_project, tmp_path):
+    chalice_deploy.deploy(probe_project, STAGE, ui=UI(out=io.StringIO(), err=io.StringIO()))
+
+    aws_lambda = session.client("lambda")
+    function = aws_lambda.get_function(FunctionName=f"pycprobe-{STAGE}-probe")
+    (layer_arn,) = [layer["Arn"] for layer in function["Configuration"]["Layers"]]
+    layer_name, version = layer_arn.rsplit(":", 2)[1:]
+    layer = aws_lambda.get_layer_version(LayerName=layer_name, VersionNumber=int(version))
+    code = _uploaded_zip(probe_project, function["Configuration"]["CodeSha256"])
+    layer_code = _uploaded_zip(probe_project, layer["Content"]["CodeSha256"])
+
+    site_packages = f"python/lib/python{sys.version_info.major}.{sys.version_info.minor}/site-packages"
+    with zipfile.ZipFile(code) as archive:
+        names = set(archive.namelist())
+    for module in ("app.py", "chalicelib/__init__.py", "chalicelib/greeting.py", "chalice/app.py"):
+        assert module in names and cache_from_source(module) in names, module
+    assert cache_from_source("app.py").endswith(f".{sys.implementation.cache_tag}.pyc")
+    with zipfile.ZipFile(layer_code) as archive:
+        names = set(archive.namelist())
+    assert cache_from_source(f"{site_packages}/probedep/__init__.py") in names
+
+    # Unpacked as Lambda lays them out, in an interpreter that may not write bytecode: every module of theirs
+    # the function imports loads from its .pyc, and none is compiled.
+    task, opt = tmp_path / "var-task", tmp_path / "opt"
+    zipfile.ZipFile(code).extractall(task)
+    zipfile.ZipFile(layer_code).extractall(opt)
+    out = subprocess.run([sys.executable, "-S", "-v", "-c", "import app; print(app.probe({}, None))"], cwd=task,
+                         text=True, capture_output=True, env={"PYTHONDONTWRITEBYTECODE": "1",
+                                                              "PYTHONPATH": f"{task}{os.pathsep}{opt / site_packages}"})
+    assert out.returncode == 0, [line for line in out.stderr.splitlines() if not line.startswith("#")]
+    assert out.stdout.strip() == "compiled"
+    loaded = [line for line in out.stderr.splitlines() if line.startswith("# code object from")]
+    ours = [line for line in loaded if str(task) in line or str(opt) in line]
+    for module in ("app.py", "chalicelib/greeting.py", "chalice/app.py"):
+        assert any(str(task / cache_from_source(module)) in line for line in ours), module
+    assert any(str(opt / cache_from_source(f"{site_packages}/probedep/__init__.py")) in line for line in ours)
+    assert not [line for line in ours if not line.rstrip("'").endswith(".pyc")], "a module was compiled"
+
+
+def test_chalices_own_zips_stay_as_built_and_their_compiled_copies_are_made_once(session, probe_project):
+    chalice_deploy.deploy(probe_project, STAGE, ui=UI(out=io.StringIO(), err=io.StringIO()))
+
+    # (A second deploy cannot run here: Chalice looks the layer up with GetLayerVersionByArn, which moto lacks.)
+    deployments = probe_project / ".chalice" / "deployments"
+    built = {p for p in deployments.glob("*.zip") if sys.implementation.cache_tag not in p.name}
+    compiled = {p: p.stat().st_mtime_ns for p in deployments.glob("*.zip") if p not in built}
+    assert len(built) == len(compiled) == 2, sorted(p.name for p in deployments.iterdir())  # function, layer
+    for path in built:
+        with zipfile.ZipFile(path) as archive:
+            assert not [n for n in archive.namelist() if n.endswith(".pyc")], path.name
+        copy = chalice_deploy.compile_package(path, "/opt", f"python{sys.version_info.major}.{sys.version_info.minor}")
+        assert copy in compiled and copy.stat().st_mtime_ns == compiled[copy], "compiled again"
+
+
+def test_the_deployer_chalice_builds_still_has_the_build_stage_the_bytecode_step_follows(session, probe_project):
+    from chalice.cli.factory import CLIFactory
+    from chalice.deploy.deployer import BuildStage
+
+    factory = CLIFactory(str(probe_project), environ={})
+    config = factory.create_config_obj(chalice_stage_name=STAGE)
+    deployer = chalice_deploy.create_deployer(factory.create_botocore_session(), config, UI())
+
+    assert isinstance(deployer._build_stage, chalice_deploy.BuildThenCompile)
+    assert isinstance(deployer._build_stage._build, BuildStage)
