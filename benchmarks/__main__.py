@@ -64,9 +64,9 @@ def _bundle_import_ms(function: Path, layer: Path | None, runs: int = 5) -> floa
 
 def bundle() -> dict:
     """The zips `chalice package` builds for the dev stage: the function's (the app's own code) and the
-    shared layer's (its dependencies, `automatic_layer`), uploaded only when requirements.txt changes; then
-    both with their bytecode compiled in (tools/bytecode.py, as `make package` does), and what that does to
-    `import app` from the unpacked zips."""
+    shared layer's (its dependencies, `automatic_layer`), built again only when requirements.txt changes;
+    then both with their bytecode compiled in (tools/bytecode.py, as `make package` and `make deploy` ship
+    them), and what that does to `import app` from the unpacked zips."""
     from tools.bytecode import compile_zip
 
     def measure(path: Path) -> dict:
