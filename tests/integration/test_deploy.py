@@ -4,7 +4,8 @@ functions are handed every name, URL and ARN they need, and a second run changes
 Only `chalice deploy` itself is not run here (it packages the app and calls Lambda and API Gateway for
 real): in its place, `_chalice_as_moto` creates what it would, the functions and the REST API, in moto,
 each function's role and environment read from .chalice/config.json by Chalice's own Config, as
-`chalice deploy` reads them."""
+`chalice deploy` reads them. What `make deploy` runs in its place (tools/chalice_deploy.py: Chalice's deploy,
+its zips compiled) is run for real below, on a small project without a REST API."""
 from __future__ import annotations
 
 import base64
@@ -337,6 +338,17 @@ def test_chalices_own_zips_stay_as_built_and_their_compiled_copies_are_made_once
             assert not [n for n in archive.namelist() if n.endswith(".pyc")], path.name
         copy = chalice_deploy.compile_package(path, "/opt", f"python{sys.version_info.major}.{sys.version_info.minor}")
         assert copy in compiled and copy.stat().st_mtime_ns == compiled[copy], "compiled again"
+
+
+def test_the_command_make_deploy_runs_deploys_from_the_project_and_records_it(session, probe_project, monkeypatch,
+                                                                             capsys):
+    monkeypatch.chdir(probe_project.parent)
+
+    assert chalice_deploy.main(["--stage", STAGE, "--project-dir", str(probe_project)]) == 0
+
+    deployed = json.loads((probe_project / ".chalice" / "deployed" / f"{STAGE}.json").read_text())
+    assert {r["resource_type"] for r in deployed["resources"]} >= {"lambda_function", "lambda_layer"}
+    assert f"pycprobe-{STAGE}-probe" in capsys.readouterr().out  # Chalice's own report
 
 
 def test_the_deployer_chalice_builds_still_has_the_build_stage_the_bytecode_step_follows(session, probe_project):
