@@ -6,8 +6,8 @@ every cold start would compile each module it imports. This runs what Chalice's 
 (its CLIFactory, config, session, default deployer and report), with one step after Chalice's build stage:
 each zip the build made is copied beside it with `tools.bytecode`'s unchecked-hash `.pyc` added (`make
 package` adds the same), and the deployment package points at the copy, which is what the planner uploads.
-Chalice's own cached zips are left as Chalice made them; the compiled copies are cached beside them under
-names derived from theirs, so an unchanged layer is not compiled again.
+Chalice's own cached zips are left as Chalice made them; the compiled copies are cached beside them, named
+by a hash of what they are made from, so an unchanged layer is not compiled again.
 
     python -m tools.chalice_deploy --stage dev            # step 3 of `make deploy` (tools/deploy.py)
 
@@ -37,10 +37,11 @@ LAYER_ROOT = "/opt"  # where Lambda unpacks a layer; its modules are under /opt/
 
 
 def compiled_name(source: Path) -> Path:
-    """The compiled copy of one of Chalice's zips. Chalice names its zips by a hash of what they hold, so the
-    copy is named by that, by the interpreter's bytecode tag, and by the compiler's own source."""
-    tool = hashlib.sha256(Path(bytecode.__file__).read_bytes()).hexdigest()[:8]
-    return source.with_name(f"{source.stem}-{sys.implementation.cache_tag}-{tool}.zip")
+    """The compiled copy of one of Chalice's zips, named by the bytes it is made of: the zip's, and the
+    compiler's own source, for the interpreter's bytecode tag."""
+    digest = hashlib.sha256(source.read_bytes())
+    digest.update(Path(bytecode.__file__).read_bytes())
+    return source.with_name(f"{source.stem}-{sys.implementation.cache_tag}-{digest.hexdigest()[:16]}.zip")
 
 
 def compile_package(source: Path, root: str, runtime: str) -> Path:
