@@ -93,14 +93,14 @@ def _rss_mb() -> float:
 
 
 def sustained(stack, shoppers: int = 8, seconds: float | None = None, windows: int = 10) -> dict:
-    """`shoppers` shopping without pause for `seconds` (SHELF_BENCH_SUSTAIN_SECONDS, default 120; 600 is the
+    """`shoppers` shopping without pause for `seconds` (SHELF_BENCH_SUSTAIN_SECONDS, default 600: the
     ten-minute `make run`). Each paid order's workflow goes on to wait for its shipment, so waiting executions
     pile up as in a long session. Every window records the threads, the RSS and the orders placed in it."""
     import requests
 
     from tools.webhook import sign, stripe_event
 
-    seconds = seconds or float(os.environ.get("SHELF_BENCH_SUSTAIN_SECONDS", "120"))
+    seconds = seconds or float(os.environ.get("SHELF_BENCH_SUSTAIN_SECONDS", "600"))
     base, admin = stack.url, {"Authorization": f"Bearer {stack.admin_api_key}"}
     sku = f"SUSTAIN-{uuid.uuid4().hex[:8].upper()}"
     requests.post(f"{base}/admin/products", headers=admin, timeout=30, json={
