@@ -8,10 +8,6 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 import requests
-import schemathesis
-from hypothesis import HealthCheck, settings
-from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import content_type_conformance, status_code_conformance
 
 from tests.e2e.fixtures import CHECKOUT_BODY, Shop, assert_problem, money, random_sku, shop_fixture  # noqa: F401
 from tests.e2e.workflow_helpers import admin_order, pay, send_merchant, wait_status
@@ -261,24 +257,5 @@ def test_a_code_is_unique_in_any_letter_case(shop: Shop):
     assert _discount(shop, code)["kind"] == "free_shipping"
 
 
-# --- schemathesis over the pricing operations --------------------------------------------------------
-
-@pytest.fixture
-def pricing_schema(stack):
-    return schemathesis.openapi.from_url(f"{stack.url}/openapi.json")
-
-
-# The filter goes on the lazy schema: one set on the fixture's loaded schema is dropped by `from_fixture`, and
-# the test then ran every operation of the API inside one test's time limit.
-pricing_api = schemathesis.pytest.from_fixture("pricing_schema").include(
-    path_regex=r"^/(admin/(shipping-methods|tax-rates|discounts)|carts/\{cart_id\}/(shipping|discount))")
-
-
-# One test runs every selected operation's examples: pytest.ini's per-test limit (a hang guard) is too
-# short for that on a slow machine.
-@pytest.mark.timeout(900)
-@pricing_api.parametrize()
-@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
-def test_pricing_operations_never_answer_5xx(case, admin_headers):
-    case.call_and_validate(headers=admin_headers, checks=[not_a_server_error, status_code_conformance,
-                                                          content_type_conformance])
+# Schemathesis over the pricing operations is tests/e2e/test_openapi_contract.py, with every check: it
+# covers every operation of /openapi.json, these included.
