@@ -11,6 +11,7 @@ from chalicelib.domain.catalog import Product, SkuInfo
 from chalicelib.domain.errors import Conflict, DomainError, FieldError, NotFound, OutOfStock, SkuTaken
 from chalicelib.domain.inventory import StockLevel
 from chalicelib.domain.orders import Order, StockMove
+from chalicelib.domain.stock_shards import check_count
 from chalicelib.services import ports
 from chalicelib.services.ports import OrderAlreadyPlaced, Page, StaleWrite
 
@@ -37,7 +38,11 @@ class FakeInventory(ports.Inventory):
             self.stock[sku] = rule(self.stock[sku])
             return self.stock[sku]
 
-    def set_on_hand(self, sku: str, on_hand: int) -> StockLevel:
+    def set_on_hand(self, sku: str, on_hand: int, shards: int | None = None) -> StockLevel:
+        # One level per SKU: the shard count is checked but the stock stays whole (the in-memory store has no
+        # per-item throughput to spread; the DynamoDB adapter's shards are tested against DynamoDB).
+        if shards is not None:
+            check_count(shards)
         return self._change(sku, lambda level: level.set_on_hand(on_hand))
 
     def adjust(self, sku: str, delta: int) -> StockLevel:
@@ -94,7 +99,7 @@ class FakeOrders(ports.Orders):
         self.carts, self.inventory = carts, inventory
         self.orders: dict[str, Order] = {}
 
-    def place(self, order: Order, cart: Cart) -> None:
+    def place(self, order: Order, cart: Cart, stock_shards=None) -> Order:
         with self.carts.lock, self.inventory.lock:
             if order.id in self.orders:
                 raise OrderAlreadyPlaced(order.id)
@@ -111,6 +116,7 @@ class FakeOrders(ports.Orders):
             self.carts.carts[cart.id] = replace(stored, status="checked_out", updated_at=order.created_at,
                                                 version=stored.version + 1)
             self.orders[order.id] = replace(order, version=1, events=[])
+            return order
 
     def save(self, order: Order, moves: list[StockMove] = ()) -> Order:
         with self.inventory.lock:

@@ -10,6 +10,7 @@ from ..domain.money import Money
 from ..services import ports
 from ..services.ports import Page, StaleWrite
 from . import cursor as cursors
+from .dynamo_stock_shards import levels_of, shard_count
 from .dynamodb import Tx, batch_skus, created_key, find, versioned
 from .models import ProductModel, SkuModel, bind
 
@@ -27,10 +28,10 @@ def _product_from(model: ProductModel, skus: dict[str, SkuModel]) -> Product:
         created_at=model.created_at, updated_at=model.updated_at, version=model.version or 0)
 
 
-def _stocked(model: ProductModel, skus: dict[str, SkuModel]) -> ports.StockedProduct:
-    return ports.StockedProduct(
-        _product_from(model, skus),
-        {s: StockLevel(int(skus[s].on_hand), int(skus[s].reserved)) for s in model.skus if s in skus})
+def _stocked(model: ProductModel, skus: dict[str, SkuModel],
+             levels: dict[str, StockLevel] | None = None) -> ports.StockedProduct:
+    levels = levels_of(skus) if levels is None else levels
+    return ports.StockedProduct(_product_from(model, skus), {s: levels[s] for s in model.skus if s in levels})
 
 
 def _product_model(p: Product) -> ProductModel:
@@ -79,7 +80,9 @@ class DynamoCatalog(ports.Catalog):
             else:
                 tx.save(("add", i, v.sku), SkuModel(v.sku, **fields_), SkuModel.sku.does_not_exist())
         for sku in old_skus - set(new.skus()):
-            tx.delete(("remove", None, sku), SkuModel(sku), (SkuModel.product_id == new.id) & (SkuModel.reserved == 0))
+            # A hot SKU's stock is over shard items: it goes back to one item (PUT shards 1) before it can go.
+            tx.delete(("remove", None, sku), SkuModel(sku), (SkuModel.product_id == new.id) & (SkuModel.reserved == 0)
+                      & (SkuModel.shards.does_not_exist() | (SkuModel.shards <= 1)))
         failed = tx.commit()
         if not failed:
             return
@@ -91,7 +94,8 @@ class DynamoCatalog(ports.Catalog):
             if kind == "add":
                 errors.append(FieldError(f"variants[{i}].sku", f"SKU {sku} is already in use"))
             elif kind == "remove":
-                errors.append(FieldError("variants", f"SKU {sku} has reserved stock and cannot be removed"))
+                errors.append(FieldError("variants", f"SKU {sku} has reserved stock, or stock shards, and cannot "
+                                                     "be removed"))
             else:
                 raise StaleWrite(sku)
         raise (SkuTaken if all(label[0] == "add" for label in failed) else Conflict)(
@@ -117,13 +121,17 @@ class DynamoCatalog(ports.Catalog):
         models, next_cursor = cursors.page(
             index.query(hash_value, scan_index_forward=False, limit=limit + 1, last_evaluated_key=start), limit, keys)
         skus = batch_skus([s for m in models for s in m.skus])
-        return Page([_stocked(m, skus) for m in models], next_cursor)
+        levels = levels_of(skus)
+        return Page([_stocked(m, skus, levels) for m in models], next_cursor)
 
     def sku_info(self, skus: list[str]) -> dict[str, SkuInfo]:
+        models = batch_skus(skus)
+        levels = levels_of(models)  # a hot SKU's available is the sum over its shards
         return {s: SkuInfo(sku=s, product_id=m.product_id, title=f"{m.product_title} - {m.title}",
                            price=Money(int(m.price_amount), m.currency), sellable=bool(m.sellable),
-                           available=max(int(m.available), 0), weight_grams=int(m.weight_grams or 0))
-                for s, m in batch_skus(skus).items()}
+                           available=max(levels[s].available, 0), weight_grams=int(m.weight_grams or 0),
+                           stock_shards=shard_count(m))
+                for s, m in models.items()}
 
     def any_sku_exists(self, skus: list[str]) -> bool:
         return bool(batch_skus(skus))

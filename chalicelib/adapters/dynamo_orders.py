@@ -3,6 +3,8 @@ version read together with their stock moves."""
 from __future__ import annotations
 
 import zlib
+from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 
 from ..domain.cart import Cart, PricedLine
@@ -11,13 +13,17 @@ from ..domain.ids import rfc3339
 from ..domain.money import Money
 from ..domain.orders import Address, Fulfillment, Order, Payment, Refund, StatusChange, StockMove
 from ..domain.pricing import CodeRelease, DiscountAlreadyUsed, DiscountExhausted
+from ..domain.stock_shards import MAX_TRANSACTION_ITEMS, Allocation, decode, encode, plan, start_shard
 from ..services import ports
 from ..services.ports import OrderAlreadyPlaced, Page, StaleWrite
 from . import cursor as cursors
 from .dynamo_pricing import give_back, redeem
-from .dynamodb import STOCK_MOVES, Tx, batch_skus, created_key, find, versioned, written
-from .models import ORDER_SHARDS, CartModel, OrderModel, SkuModel, bind
+from .dynamo_stock_shards import SHARD_MOVES, existing, read_shards, shard_item, shard_key
+from .dynamodb import STOCK_MOVES, Tx, created_key, find, versioned, written
+from .models import ORDER_SHARDS, CartModel, OrderModel, SkuModel, SkuShardModel, bind
 from .pricing_codec import pricing_from, pricing_map
+
+_PLAN_ATTEMPTS = 5  # plans of a hot SKU's line, each from fresh reads, before it is out of stock
 
 # A zero-total order is paid at checkout: its goods leave on hand at once, never reserved.
 _SELL = lambda q: ([SkuModel.on_hand.add(-q), SkuModel.available.add(-q)], SkuModel.available >= q)  # noqa: E731
@@ -28,7 +34,8 @@ def _order_model(o: Order) -> OrderModel:
         o.id, status=o.status, status_shard=f"{o.status}#{_shard(o.id)}", created_shard=str(_shard(o.id)),
         created_key=created_key(o.created_at, o.id), cart_id=o.cart_id, email=o.email,
         currency=o.currency,
-        lines=[{"sku": ln.sku, "title": ln.title, "quantity": ln.quantity, "unit_price": ln.unit_price.amount}
+        lines=[{"sku": ln.sku, "title": ln.title, "quantity": ln.quantity, "unit_price": ln.unit_price.amount,
+                **({"allocation": encode(o.allocations[ln.sku])} if ln.sku in o.allocations else {})}
                for ln in o.lines],
         shipping_address={k: v for k, v in vars(o.shipping_address).items() if v is not None},
         payment={"provider": o.payment.provider, "payment_intent_id": o.payment.payment_intent_id,
@@ -90,26 +97,87 @@ def _order_from(m: OrderModel) -> Order:
         payment_token=m.payment_token or "", shipment_token=m.shipment_token or "",
         history=tuple(StatusChange(h["status"], _parse_time(h["at"])) for h in map(_as_dict, m.history)),
         **pricing_from(_as_dict(m.pricing) if m.pricing else None, cur),
-        created_at=m.created_at, updated_at=m.updated_at, version=m.version or 0, customer_id=m.customer_id or "")
+        created_at=m.created_at, updated_at=m.updated_at, version=m.version or 0, customer_id=m.customer_id or "",
+        allocations={ln["sku"]: decode(_as_dict(ln["allocation"])) for ln in map(_as_dict, m.lines)
+                     if ln.get("allocation")})
+
+
+def _quantity(order: Order, sku: str) -> int:
+    return sum(ln.quantity for ln in order.lines if ln.sku == sku)
+
+
+def _stock_writes(moves: list[StockMove]) -> dict[str, tuple[str, int]]:
+    """The item write of each stock move, by item key: a move of shard i > 0 hits that shard's item, a move of
+    shard 0 the SKU's own. Goods going back whose item is gone go to the SKU's own item (a shard the merchant
+    took away since), or nowhere (a SKU deleted from the catalog since). One write per item."""
+    restocks = [m for m in moves if m.kind == "restock"]
+    there = existing({shard_key(m.sku, m.shard) for m in restocks} | {m.sku for m in restocks}) if restocks else set()
+    writes: dict[str, tuple[str, int]] = {}
+    for m in moves:
+        key = shard_key(m.sku, m.shard)
+        if m.kind == "restock" and key not in there:
+            if m.sku not in there:
+                continue
+            key = m.sku
+        kind, qty = writes.get(key, (m.kind, 0))
+        writes[key] = (kind, qty + m.quantity)
+    return writes
 
 
 class DynamoOrders(ports.Orders):
-    def place(self, order: Order, cart: Cart) -> None:
+    def place(self, order: Order, cart: Cart, stock_shards: Mapping[str, int] | None = None) -> Order:
+        """One transaction: the order, the cart closed, every line's stock reserved (the code redeemed). A line
+        of a hot SKU (in `stock_shards`, from the catalog read that priced the cart) draws from the shards its
+        plan chose; a plan that loses a race to another order is made again from fresh reads, a few times,
+        before the line is out of stock. A SKU that is not hot costs exactly one item write, as ever."""
         bind()
+        hot = {ln.sku: n for ln in order.lines if (n := (stock_shards or {}).get(ln.sku, 1)) > 1}
+        if not hot:
+            self._place(order, cart, {})
+            return order
+        budget = MAX_TRANSACTION_ITEMS - 2 - (2 if order.discount else 0) - (len(order.lines) - len(hot))
+        short: set[str] = set()
+        for attempt in range(_PLAN_ATTEMPTS):
+            levels = read_shards(hot)
+            try:
+                allocations = {sku: plan(levels[sku], qty, start=start_shard(f"{order.id}:{sku}", n, attempt),
+                                         max_parts=max(budget // len(hot), 1))
+                               for sku, n in hot.items() for qty in [_quantity(order, sku)]}
+            except OutOfStock:
+                short = {sku for sku in hot if sum(max(lv.available, 0) for lv in levels[sku].values())
+                         < _quantity(order, sku)} or set(hot)
+                break
+            placed = replace(order, allocations=allocations)
+            short = self._place(placed, cart, allocations)
+            if not short:
+                return placed
+            if short - set(hot):
+                break  # a SKU that is not hot is short: planning again changes nothing
+        raise OutOfStock("not enough stock for every line; nothing was reserved",
+                         [FieldError(sku, f"not enough stock of {sku}") for sku in sorted(short)])
+
+    def _place(self, order: Order, cart: Cart, allocations: Mapping[str, Allocation]) -> set[str]:
+        """The placing transaction; answers the SKUs whose stock was short (none: placed)."""
         tx = Tx()
         tx.save("order", _order_model(order), OrderModel.order_id.does_not_exist())
         tx.update("cart", CartModel(cart.id, **versioned(cart.version)),
                   [CartModel.status.set("checked_out"), CartModel.updated_at.set(order.created_at)],
                   CartModel.status == "open")
+        kind = "reserve" if order.status == "pending_payment" else "sell"
         for line in order.lines:
-            actions, condition = (STOCK_MOVES["reserve"] if order.status == "pending_payment" else _SELL)(line.quantity)
+            if line.sku in allocations:
+                for shard, qty in allocations[line.sku]:
+                    actions, condition = SHARD_MOVES[kind](qty)
+                    tx.update(("sku", line.sku, shard), shard_item(line.sku, shard), actions, condition)
+                continue
+            actions, condition = (STOCK_MOVES["reserve"] if kind == "reserve" else _SELL)(line.quantity)
             tx.update(("sku", line.sku), SkuModel(line.sku), actions, condition)
         if order.discount is not None:
             redeem(tx, code=order.discount.code, email=order.email, once_per_email=order.discount.once_per_email,
                    order_id=order.id, at=order.created_at)
         failed = tx.commit()
         if not failed:
-            return
+            return set()
         if "order" in failed:
             raise OrderAlreadyPlaced(order.id)
         if "cart" in failed:
@@ -119,8 +187,11 @@ class DynamoOrders(ports.Orders):
         if "redemption" in failed:
             raise DiscountAlreadyUsed(f"the code {order.discount.code} was already used with this email; "
                                       "nothing was reserved")
-        raise OutOfStock("not enough stock for every line; nothing was reserved",
-                         [FieldError(sku, f"not enough stock of {sku}") for _, sku in failed])
+        short = {label[1] for label in failed}
+        if not allocations:
+            raise OutOfStock("not enough stock for every line; nothing was reserved",
+                             [FieldError(sku, f"not enough stock of {sku}") for sku in sorted(short)])
+        return short
 
     def save(self, order: Order, moves: list[StockMove] = ()) -> Order:
         """Writes the order over the version it was read at, with its stock moves in the same transaction.
@@ -136,13 +207,9 @@ class DynamoOrders(ports.Orders):
         tx.save("order", model, OrderModel.order_id.exists())
         for release in (m for m in moves if isinstance(m, CodeRelease)):
             give_back(tx, release)
-        moves = [m for m in moves if not isinstance(m, CodeRelease)]
-        existing = batch_skus([m.sku for m in moves if m.kind == "restock"])
-        for m in moves:
-            if m.kind == "restock" and m.sku not in existing:
-                continue  # the SKU was deleted from the catalog since: nothing to put back
-            actions, condition = STOCK_MOVES[m.kind](m.quantity)
-            tx.update(("sku", m.sku), SkuModel(m.sku), actions, SkuModel.sku.exists() & condition)
+        for key, (kind, qty) in _stock_writes([m for m in moves if not isinstance(m, CodeRelease)]).items():
+            actions, condition = SHARD_MOVES[kind](qty)
+            tx.update(("sku", key), SkuShardModel(key), actions, SkuShardModel.sku.exists() & condition)
         failed = tx.commit()
         if "order" in failed:
             raise StaleWrite(order.id)

@@ -78,6 +78,21 @@ class SkuModel(Model):
     reserved = NumberAttribute(default=0)
     available = NumberAttribute(default=0)
     weight_grams = NumberAttribute(default=0)
+    shards = NumberAttribute(null=True)  # stock shard items of a hot SKU (domain/stock_shards); absent: 1
+
+
+class SkuShardModel(Model):
+    """The stock of one shard of a hot SKU, in the SKU table: shard 0 is the SKU's own item (read through
+    this model, only its stock attributes), shard i > 0 the item "<sku>#<i>" (`#` is never in a SKU)."""
+
+    class Meta:
+        table_name = "skus"
+
+    sku = UnicodeAttribute(hash_key=True)
+    shard_of = UnicodeAttribute(null=True)
+    on_hand = NumberAttribute(default=0)
+    reserved = NumberAttribute(default=0)
+    available = NumberAttribute(default=0)
 
 
 class CartModel(Model):
@@ -255,7 +270,7 @@ class CustomerModel(Model):
     expires_at = TTLAttribute(null=True)
 
 
-_TABLES = {ProductModel: "products", SkuModel: "skus", CartModel: "carts", OrderModel: "orders",
+_TABLES = {ProductModel: "products", SkuModel: "skus", SkuShardModel: "skus", CartModel: "carts", OrderModel: "orders",
            ApiKeyModel: "api_keys", WebhookEndpointModel: "webhook_endpoints",
            WebhookDeliveryModel: "webhook_deliveries", InboundEventModel: "inbound_events",
            CustomerModel: "customers"}

@@ -74,10 +74,11 @@ def get_stock(req: Request, sku: str):
     return present.stock(sku, catalog.get_stock(sku, ctx()))
 
 
-@admin.route("PUT", "/admin/inventory/{sku}", summary="Set on-hand stock", body=s.StockSet, response=s.Stock,
-             scope="inventory:write", errors=(409,), path_patterns=SKU)
+@admin.route("PUT", "/admin/inventory/{sku}", summary="Set on-hand stock (and flag a hot SKU)", body=s.StockSet,
+             response=s.Stock, scope="inventory:write", errors=(409,), path_patterns=SKU)
 def set_stock(req: Request, sku: str):
-    level = catalog.set_stock(SetStock(sku, req.body.on_hand), ctx(), threshold=config.low_stock_threshold())
+    level = catalog.set_stock(SetStock(sku, req.body.on_hand, req.body.shards), ctx(),
+                              threshold=config.low_stock_threshold())
     return present.stock(sku, level)
 
 

@@ -106,6 +106,7 @@ class PricedCart(Priced):
     lines: list[PricedLine]
     currency: str
     unavailable: list[str] = field(default_factory=list)
+    stock_shards: dict[str, int] = field(default_factory=dict)  # the hot SKUs among the lines: their shard counts
 
 
 def price_lines(lines: dict[str, int], catalog: dict[str, SkuInfo], currency: str) -> PricedCart:
@@ -118,4 +119,5 @@ def price_lines(lines: dict[str, int], catalog: dict[str, SkuInfo], currency: st
             continue
         priced.append(PricedLine(sku=sku, title=info.title, quantity=qty, unit_price=info.price,
                                  weight_grams=info.weight_grams))
-    return PricedCart(lines=priced, currency=currency, unavailable=unavailable)
+    shards = {ln.sku: catalog[ln.sku].stock_shards for ln in priced if catalog[ln.sku].stock_shards > 1}
+    return PricedCart(lines=priced, currency=currency, unavailable=unavailable, stock_shards=shards)

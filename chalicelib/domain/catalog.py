@@ -78,3 +78,4 @@ class SkuInfo:
     sellable: bool
     available: int
     weight_grams: int = 0
+    stock_shards: int = 1  # >1: a hot SKU, its stock over that many shard items (domain/stock_shards)

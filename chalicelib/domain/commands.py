@@ -26,6 +26,7 @@ class UpdateProduct:
 class SetStock:
     sku: str
     on_hand: int
+    shards: int | None = None  # a hot SKU's count of stock shard items; None keeps the count it has
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -9,6 +10,7 @@ from .errors import InvalidTransition
 from .ids import derived_id
 from .money import Money
 from .pricing import AppliedCode, Breakdown, CodeRelease, PricingLine, ShippingChoice, price
+from .stock_shards import Allocation, part_of
 
 NO_PROVIDER = "none"  # a total of 0: nothing to charge
 PENDING_PAYMENT = "pending_payment"
@@ -73,6 +75,7 @@ class StockMove:
     sku: str
     kind: str  # reserve | release | commit | restock
     quantity: int
+    shard: int = 0  # the stock shard of a hot SKU it moves (domain/stock_shards); 0 is the SKU's own item
 
 
 @dataclass(frozen=True)
@@ -127,6 +130,18 @@ class Order(Priced):
     discount: AppliedCode | None = None
     version: int = 0
     events: list = field(default_factory=list, compare=False, repr=False)
+    # Which stock shards each line of a hot SKU drew from, set when it is placed. A SKU not in it drew all
+    # from its own item (shard 0): every SKU that is not hot, and every order placed before shards existed.
+    allocations: Mapping[str, Allocation] = field(default_factory=dict)
+
+    def allocation(self, sku: str, quantity: int) -> Allocation:
+        drawn = self.allocations.get(sku)
+        return part_of(drawn, quantity) if drawn else ((0, quantity),)
+
+    def stock_moves(self, kind: str) -> list[StockMove]:
+        """`kind` for every line, on exactly the shards each line drew from."""
+        return [StockMove(line.sku, kind, qty, shard) for line in self.lines
+                for shard, qty in self.allocation(line.sku, line.quantity)]
 
     @classmethod
     def place(cls, *, order_id: str, cart_id: str, email: str, lines: list[PricedLine], currency: str,
@@ -209,13 +224,13 @@ class Order(Priced):
     def pay(self, at: datetime) -> tuple[Order, list[StockMove]]:
         """Payment arrived: the order is paid and its reserved stock is committed, in one write."""
         paid = self.transition(PAID, at)
-        return paid, [StockMove(line.sku, "commit", line.quantity) for line in self.lines]
+        return paid, self.stock_moves("commit")
 
     def cancel(self, at: datetime) -> tuple[Order, list[StockMove]]:
         """Before payment the reservation is released; after, the committed goods go back on the shelf."""
         kind = {PENDING_PAYMENT: "release", PAID: "restock"}.get(self.status)
         canceled = self.transition(CANCELED, at).book_return(at)
-        moves: list = [StockMove(line.sku, kind, line.quantity) for line in self.lines]
+        moves: list = self.stock_moves(kind) if kind else []
         if self.status == PENDING_PAYMENT and self.discount is not None:
             moves.append(CodeRelease(self.discount.code, self.email, self.discount.once_per_email, self.id))
         return canceled, moves
@@ -255,7 +270,7 @@ class Order(Priced):
             settled = settled.with_payment_status("refunded", at)
         if not done or self.status not in (PAID, SHIPPED):
             return settled, []
-        moves = [StockMove(line.sku, "restock", line.quantity) for line in self.lines] if self.status == PAID else []
+        moves = self.stock_moves("restock") if self.status == PAID else []
         return settled.transition(REFUNDED, at), moves
 
     def fail_refund(self, refund_id: str, at: datetime) -> Order | None:

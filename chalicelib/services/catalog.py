@@ -61,7 +61,7 @@ def get_stock(sku: str, ctx: Context) -> StockLevel:
 
 def set_stock(cmd: SetStock, ctx: Context, *, threshold: int | None = None) -> StockLevel:
     before = ctx.inventory.get(cmd.sku) if threshold is not None else None
-    level = ctx.inventory.set_on_hand(cmd.sku, cmd.on_hand)
+    level = ctx.inventory.set_on_hand(cmd.sku, cmd.on_hand, cmd.shards)
     if before is not None:
         announce_low_stock(ctx, cmd.sku, level, before.available, threshold, new_id("chg"))
     return level

@@ -98,7 +98,7 @@ def place_order(cmd: PlaceOrder, ctx: Context, *, token_secret: str = "") -> Che
                 ctx.payments.cancel_intent(payment.payment_intent_id, f"{intent_key}:cancel")
 
         try:
-            ctx.orders.place(order, cart)
+            order = ctx.orders.place(order, cart, priced.stock_shards) or order
         except StaleWrite:
             cancel_intent()
             continue  # the cart changed after we priced it: price it again

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -60,7 +61,9 @@ class Inventory(ABC):
     def levels(self, skus: list[str]) -> dict[str, StockLevel]: ...
 
     @abstractmethod
-    def set_on_hand(self, sku: str, on_hand: int) -> StockLevel: ...
+    def set_on_hand(self, sku: str, on_hand: int, shards: int | None = None) -> StockLevel:
+        """Set the SKU's on-hand stock; with `shards`, also lay it out over that many stock shard items
+        (a hot SKU, domain/stock_shards), moving units between shards without making or losing any."""
 
     @abstractmethod
     def adjust(self, sku: str, delta: int) -> StockLevel: ...
@@ -90,9 +93,11 @@ class Carts(ABC):
 
 class Orders(ABC):
     @abstractmethod
-    def place(self, order: Order, cart: Cart) -> None:
+    def place(self, order: Order, cart: Cart, stock_shards: Mapping[str, int] | None = None) -> Order:
         """In one transaction: create the order, mark the cart checked out and reserve every line's
-        stock. All or nothing: raises OutOfStock naming the short SKUs, CartNotOpen, or StaleWrite."""
+        stock. All or nothing: raises OutOfStock naming the short SKUs, CartNotOpen, or StaleWrite.
+        `stock_shards`: the hot SKUs' shard counts; their lines draw from shards, recorded in the order's
+        `allocations`. Returns the order as placed."""
 
     @abstractmethod
     def save(self, order: Order, moves: list[StockMove] = ()) -> Order:

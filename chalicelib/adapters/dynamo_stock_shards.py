@@ -1,0 +1,68 @@
+"""Stock shards of hot SKUs in the SKU table (see domain/stock_shards): reading them into one level, and the
+keys and writes of each shard. A SKU that is not hot is never read or written here beyond its own item."""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from ..domain.inventory import StockLevel
+from ..domain.stock_shards import aggregate
+from .models import SkuModel, SkuShardModel, bind
+
+
+def shard_key(sku: str, shard: int) -> str:
+    return sku if shard == 0 else f"{sku}#{shard}"
+
+
+def shard_count(model: SkuModel) -> int:
+    return max(int(model.shards or 1), 1)
+
+
+def read_shards(counts: Mapping[str, int], *, consistent: bool = True) -> dict[str, dict[int, StockLevel]]:
+    """Each SKU's shards 0..count-1 that exist, read in one batch. A shard the merchant has since taken away
+    is simply missing (its reservations are never planned on)."""
+    bind()
+    keys = {shard_key(sku, i): (sku, i) for sku, n in counts.items() for i in range(max(n, 1))}
+    out: dict[str, dict[int, StockLevel]] = {sku: {} for sku in counts}
+    if keys:
+        for m in SkuShardModel.batch_get(list(keys), consistent_read=consistent):
+            sku, i = keys[m.sku]
+            out[sku][i] = StockLevel(int(m.on_hand), int(m.reserved))
+    return out
+
+
+def levels_of(models: Mapping[str, SkuModel]) -> dict[str, StockLevel]:
+    """The stock of each SKU item read: its own for a SKU that is not hot (no extra read), the sum of its shards
+    for a hot one (one batch read of the other shards)."""
+    hot = {s: shard_count(m) for s, m in models.items() if shard_count(m) > 1}
+    levels: dict[str, StockLevel] = {s: StockLevel(int(m.on_hand), int(m.reserved))
+                                     for s, m in models.items() if s not in hot}
+    if hot:
+        others = read_shards(hot, consistent=False)
+        for sku, n in hot.items():
+            shards = {**others[sku], 0: StockLevel(int(models[sku].on_hand), int(models[sku].reserved))}
+            levels[sku] = aggregate(shards, n)
+    return levels
+
+
+def existing(keys: Iterable[str]) -> set[str]:
+    bind()
+    wanted = list(dict.fromkeys(keys))
+    return {m.sku for m in SkuShardModel.batch_get(wanted, attributes_to_get=["sku"])} if wanted else set()
+
+
+def shard_item(sku: str, shard: int) -> SkuShardModel:
+    return SkuShardModel(shard_key(sku, shard))
+
+
+SHARD_MOVES = {
+    "reserve": lambda q: ([SkuShardModel.reserved.add(q), SkuShardModel.available.add(-q)],
+                          SkuShardModel.available >= q),
+    "sell": lambda q: ([SkuShardModel.on_hand.add(-q), SkuShardModel.available.add(-q)],
+                       SkuShardModel.available >= q),
+    "release": lambda q: ([SkuShardModel.reserved.add(-q), SkuShardModel.available.add(q)],
+                          SkuShardModel.reserved >= q),
+    "commit": lambda q: ([SkuShardModel.reserved.add(-q), SkuShardModel.on_hand.add(-q)],
+                         SkuShardModel.reserved >= q),
+    "restock": lambda q: ([SkuShardModel.on_hand.add(q), SkuShardModel.available.add(q)],
+                          SkuShardModel.on_hand >= 0),
+}
