@@ -28,7 +28,7 @@ def product(sp: StockedProduct) -> s.Product:
 
 def stock(sku: str, level) -> s.Stock:
     return s.Stock(sku=sku, on_hand=level.on_hand, reserved=level.reserved, available=max(level.available, 0),
-                   shards=getattr(level, "shards", 1))
+                   shards=shards if (shards := getattr(level, "shards", 1)) > 1 else None)
 
 
 def line(ln: PricedLine, b: Breakdown | None = None) -> s.Line:

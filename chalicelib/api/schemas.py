@@ -4,7 +4,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_serializer
 
 from ..domain.stock_shards import HOT_SHARDS, MAX_SHARDS
 from ..domain.text import clean_line
@@ -157,7 +157,15 @@ class Stock(Output):
     on_hand: int
     reserved: int
     available: int = Field(ge=0)
-    shards: int = Field(default=1, ge=1, description="How many stock shard items hold it: above 1, a hot SKU")
+    shards: int | None = Field(default=None, ge=2, description="A hot SKU only: how many stock shard items hold "
+                                                             "its stock (the figures above are their sum)")
+
+    @model_serializer(mode="wrap")
+    def _shards_of_hot_skus_only(self, handler):
+        out = handler(self)
+        if out.get("shards") is None:
+            out.pop("shards", None)
+        return out
 
 
 # --- carts -------------------------------------------------------------------------------------------

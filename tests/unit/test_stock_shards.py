@@ -151,8 +151,9 @@ def _order(allocations: dict) -> Order:
     line = PricedLine(sku="HOT", title="Hot", quantity=5, unit_price=Money(100, "USD"))
     plain = PricedLine(sku="COLD", title="Cold", quantity=2, unit_price=Money(100, "USD"))
     at = datetime(2026, 1, 1, tzinfo=UTC)
+    address = Address(name="A", line1="1 St", city="C", postal_code="1", country="GB")
     order = Order.place(order_id="ord_1", cart_id="cart_1", email="a@example.com", lines=[line, plain],
-                        currency="USD", shipping_address=Address(name="A", line1="1 St", city="C", postal_code="1", country="GB"),
+                        currency="USD", shipping_address=address,
                         payment=Payment(provider="fake", payment_intent_id="pi_1", status="requires_payment"),
                         access_token_hash="h", at=at)
     return replace(order, allocations=allocations)
