@@ -18,12 +18,13 @@ from ..services import ports
 from ..services.ports import OrderAlreadyPlaced, Page, StaleWrite
 from . import cursor as cursors
 from .dynamo_pricing import give_back, redeem
-from .dynamo_stock_shards import SHARD_MOVES, existing, read_shards, shard_item, shard_key
+from .dynamo_stock_shards import SHARD_MOVES, read_shards, shard_item, stock_writes
 from .dynamodb import STOCK_MOVES, Tx, created_key, find, versioned, written
 from .models import ORDER_SHARDS, CartModel, OrderModel, SkuModel, SkuShardModel, bind
 from .pricing_codec import pricing_from, pricing_map
 
 _PLAN_ATTEMPTS = 5  # plans of a hot SKU's line, each from fresh reads, before it is out of stock
+_PLAN_WINDOW = 2  # shards a plan reads first
 
 # A zero-total order is paid at checkout: its goods leave on hand at once, never reserved.
 _SELL = lambda q: ([SkuModel.on_hand.add(-q), SkuModel.available.add(-q)], SkuModel.available >= q)  # noqa: E731
@@ -106,24 +107,6 @@ def _quantity(order: Order, sku: str) -> int:
     return sum(ln.quantity for ln in order.lines if ln.sku == sku)
 
 
-def _stock_writes(moves: list[StockMove]) -> dict[str, tuple[str, int]]:
-    """The item write of each stock move, by item key: a move of shard i > 0 hits that shard's item, a move of
-    shard 0 the SKU's own. Goods going back whose item is gone go to the SKU's own item (a shard the merchant
-    took away since), or nowhere (a SKU deleted from the catalog since). One write per item."""
-    restocks = [m for m in moves if m.kind == "restock"]
-    there = existing({shard_key(m.sku, m.shard) for m in restocks} | {m.sku for m in restocks}) if restocks else set()
-    writes: dict[str, tuple[str, int]] = {}
-    for m in moves:
-        key = shard_key(m.sku, m.shard)
-        if m.kind == "restock" and key not in there:
-            if m.sku not in there:
-                continue
-            key = m.sku
-        kind, qty = writes.get(key, (m.kind, 0))
-        writes[key] = (kind, qty + m.quantity)
-    return writes
-
-
 class DynamoOrders(ports.Orders):
     def place(self, order: Order, cart: Cart, stock_shards: Mapping[str, int] | None = None) -> Order:
         """One transaction: the order, the cart closed, every line's stock reserved (the code redeemed). A line
@@ -137,16 +120,26 @@ class DynamoOrders(ports.Orders):
             return order
         budget = MAX_TRANSACTION_ITEMS - 2 - (2 if order.discount else 0) - (len(order.lines) - len(hot))
         short: set[str] = set()
+        parts = max(budget // len(hot), 1)
         for attempt in range(_PLAN_ATTEMPTS):
-            levels = read_shards(hot)
+            starts = {sku: start_shard(f"{order.id}:{sku}", n, attempt) for sku, n in hot.items()}
+
+            def allocate(levels):
+                return {sku: plan(levels[sku], _quantity(order, sku), start=starts[sku], max_parts=parts)
+                        for sku in hot}
+
+            # A few shards from each line's start first, so a checkout reads the same few items however many
+            # shards there are; all of them when those few cannot hold the line.
             try:
-                allocations = {sku: plan(levels[sku], qty, start=start_shard(f"{order.id}:{sku}", n, attempt),
-                                         max_parts=max(budget // len(hot), 1))
-                               for sku, n in hot.items() for qty in [_quantity(order, sku)]}
+                allocations = allocate(read_shards(hot, starts=starts, window=_PLAN_WINDOW))
             except OutOfStock:
-                short = {sku for sku in hot if sum(max(lv.available, 0) for lv in levels[sku].values())
-                         < _quantity(order, sku)} or set(hot)
-                break
+                levels = read_shards(hot)
+                try:
+                    allocations = allocate(levels)
+                except OutOfStock:
+                    short = {sku for sku in hot if sum(max(lv.available, 0) for lv in levels[sku].values())
+                             < _quantity(order, sku)} or set(hot)
+                    break
             placed = replace(order, allocations=allocations)
             short = self._place(placed, cart, allocations)
             if not short:
@@ -207,7 +200,7 @@ class DynamoOrders(ports.Orders):
         tx.save("order", model, OrderModel.order_id.exists())
         for release in (m for m in moves if isinstance(m, CodeRelease)):
             give_back(tx, release)
-        for key, (kind, qty) in _stock_writes([m for m in moves if not isinstance(m, CodeRelease)]).items():
+        for key, (kind, qty) in stock_writes([m for m in moves if not isinstance(m, CodeRelease)]).items():
             actions, condition = SHARD_MOVES[kind](qty)
             tx.update(("sku", key), SkuShardModel(key), actions, SkuShardModel.sku.exists() & condition)
         failed = tx.commit()

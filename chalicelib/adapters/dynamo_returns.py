@@ -23,11 +23,13 @@ from ..domain.ids import rfc3339
 from ..domain.money import Money
 from ..domain.orders import StockMove
 from ..domain.returns import Return, ReturnLine, StatusChange
+from ..domain.stock_shards import decode, part_of
 from ..services.ports import Page, StaleWrite
 from ..services.returns_port import Ledger, Returns
 from . import cursor as cursors
-from .dynamodb import STOCK_MOVES, Tx, batch_skus, created_key, find, versioned
-from .models import SkuModel, bind
+from .dynamo_stock_shards import SHARD_MOVES, shard_count, stock_writes
+from .dynamodb import Tx, batch_skus, created_key, find, versioned
+from .models import OrderModel, SkuShardModel, bind
 
 # Keys only: a listing reads its page's returns by key. The status and creation indexes spread their
 # partition keys over RETURN_SHARDS shards (fewer than the orders': returns are far fewer).
@@ -153,6 +155,25 @@ def _ledger_model(ledger: Ledger) -> LedgerModel:
                        **versioned(ledger.version))
 
 
+def _onto_shards(moves: list[StockMove], order_id: str, hot: set[str]) -> list[StockMove]:
+    """Each hot SKU's restock split over the shards the order's line drew from (the first units drawn first);
+    an order placed before the SKU was hot drew from its own item."""
+    order = find(OrderModel, order_id)
+    drawn = {}
+    for line in (order.lines if order is not None else []):
+        line = line.as_dict() if hasattr(line, "as_dict") else dict(line)
+        if line["sku"] in hot and line.get("allocation"):
+            allocation = line["allocation"]
+            drawn[line["sku"]] = decode(allocation.as_dict() if hasattr(allocation, "as_dict") else allocation)
+    out: list[StockMove] = []
+    for m in moves:
+        if m.sku in drawn:
+            out += [StockMove(m.sku, m.kind, qty, shard) for shard, qty in part_of(drawn[m.sku], m.quantity)]
+        else:
+            out.append(m)
+    return out
+
+
 class DynamoReturns(Returns):
     def get(self, return_id: str) -> Return | None:
         _bind()
@@ -185,11 +206,12 @@ class DynamoReturns(Returns):
             tx.save("ledger", _ledger_model(ledger))
         moves = [StockMove(ln.sku, "restock", ln.quantity) for ln in ret.lines] if restock else []
         existing = batch_skus([m.sku for m in moves])
-        for m in moves:
-            if m.sku not in existing:
-                continue  # deleted from the catalog since: there is no shelf to put it back on
-            actions, condition = STOCK_MOVES[m.kind](m.quantity)
-            tx.update(("sku", m.sku), SkuModel(m.sku), actions, SkuModel.sku.exists() & condition)
+        hot = {m.sku for m in moves if m.sku in existing and shard_count(existing[m.sku]) > 1}
+        if hot:  # a hot SKU's units go back to the shards the order's line drew them from
+            moves = _onto_shards(moves, ret.order_id, hot)
+        for key, (kind, qty) in stock_writes(moves, known=set(existing)).items():
+            actions, condition = SHARD_MOVES[kind](qty)
+            tx.update(("sku", key), SkuShardModel(key), actions, SkuShardModel.sku.exists() & condition)
         failed = tx.commit()
         if "return" in failed or "ledger" in failed:
             raise StaleWrite(ret.id)

@@ -23,7 +23,7 @@ HOT_SHARDS = 8
 # A DynamoDB transaction holds at most 100 items.
 MAX_TRANSACTION_ITEMS = 100
 
-Allocation = tuple[tuple[int, int], ...]  # (shard, quantity), each quantity > 0, each shard once
+Allocation = tuple[tuple[int, int], ...]  # (shard, quantity) by shard, each quantity > 0, each shard once
 
 
 class StockShardsBusy(Conflict):
@@ -86,7 +86,7 @@ def plan(levels: Mapping[int, StockLevel], qty: int, *, start: int = 0,
             if left == 0:
                 break
         if len(parts) <= max_parts:
-            return tuple(parts)
+            return tuple(sorted(parts))  # by shard: the order it is stored in, so it reads back the same
     raise OutOfStock(f"{qty} units are spread over more than {max_parts} shards")
 
 

@@ -6,6 +6,7 @@ import re
 
 from ..domain.commands import SetStock
 from ..domain.errors import DomainError, FieldError, Invalid
+from ..domain.stock_shards import MAX_SHARDS
 from . import catalog, lifecycle
 from .context import Context
 from .metering import PAYMENT_FAILED, count
@@ -114,9 +115,13 @@ def _apply_merchant(event_type: str, data: dict, ctx: Context, threshold: int) -
         on_hand = data.get("on_hand")
         if isinstance(on_hand, bool) or not isinstance(on_hand, int) or not 0 <= on_hand <= 10**9:
             raise Invalid("data.on_hand", [FieldError("data.on_hand", "an integer 0..1000000000")])
+        shards = data.get("shards")  # optional, as on PUT /admin/inventory/{sku}: flags a hot SKU
+        if shards is not None and (isinstance(shards, bool) or not isinstance(shards, int)
+                                   or not 1 <= shards <= MAX_SHARDS):
+            raise Invalid("data.shards", [FieldError("data.shards", f"an integer 1..{MAX_SHARDS}")])
         sku = _text(data, "sku", 64)
-        catalog.set_stock(SetStock(sku, on_hand), ctx, threshold=threshold)
-        return "processed", f"{sku} on hand {on_hand}"
+        catalog.set_stock(SetStock(sku, on_hand, shards), ctx, threshold=threshold)
+        return "processed", f"{sku} on hand {on_hand}" + (f" over {shards} shards" if shards else "")
     if event_type == "return.received":
         from . import returns
 

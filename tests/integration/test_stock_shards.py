@@ -16,7 +16,7 @@ from chalicelib.domain.commands import AddToCart, AdjustStock, PlaceOrder, SetSt
 from chalicelib.domain.errors import BelowReserved, Conflict, OutOfStock
 from chalicelib.domain.inventory import StockLevel
 from chalicelib.domain.orders import Address
-from chalicelib.domain.stock_shards import SkuStock, StockShardsBusy
+from chalicelib.domain.stock_shards import SkuStock, StockShardsBusy, part_of
 from chalicelib.services import carts, catalog, lifecycle
 from chalicelib.services.checkout import place_order
 
@@ -200,3 +200,25 @@ def test_a_hot_sku_cannot_be_removed_from_its_product_until_it_is_one_item_again
     catalog.set_stock(SetStock(sku, 0, 1), sctx)
     catalog.update_product(UpdateProduct(product.id, {"variants": variants}), sctx)
     assert _shards(sku, 2) == {}
+
+
+def test_a_return_of_a_hot_sku_goes_back_to_the_shards_its_line_drew_from(sctx, monkeypatch):
+    from chalicelib.adapters.payments import SimulatedGateway
+    from chalicelib.services import auth, returns
+
+    auth.register_key("sk_it_hot_returns", "it", frozenset({"*"}), sctx)
+    monkeypatch.setattr(returns, "_observers", [])
+    rctx = replace(sctx, payments=SimulatedGateway())
+    sku = _hot(rctx, 8, 4)  # 2 per shard
+    order = _checkout(rctx, sku, 5)
+    drawn = order.allocations[sku]
+    lifecycle.record_payment_status(order.id, "succeeded", rctx)
+    lifecycle.await_shipment(order.id, "shipment-token", rctx)
+    lifecycle.record_shipment(order.id, "UPS", "1Z", rctx)
+    before = _shards(sku, 4)
+    ret = returns.request_return(order.id, "sk_it_hot_returns", [(sku, 3)], "too small", rctx, window_days=30)
+    returns.receive(returns.approve(ret.id, rctx).id, rctx)
+    after = _shards(sku, 4)
+    back = {i: after[i].on_hand - before[i].on_hand for i in after if after[i].on_hand != before[i].on_hand}
+    assert back == dict(part_of(drawn, 3)), "the first 3 units drawn go back where they came from"
+    assert rctx.inventory.get(sku) == SkuStock(6, 0, shards=4)

@@ -71,6 +71,8 @@ def test_a_plan_never_takes_more_than_a_shard_has_and_covers_the_quantity(levels
     assert sum(q for _, q in allocation) == qty
     assert all(q > 0 for _, q in allocation)
     assert len({s for s, _ in allocation}) == len(allocation) <= max_parts
+    assert list(allocation) == sorted(allocation)
+    assert decode(encode(allocation)) == allocation
     assert all(q <= levels[s].available for s, q in allocation)
     after = _apply(levels, allocation, "reserve")
     assert all(lv.available >= 0 and lv.reserved >= 0 for lv in after.values())
@@ -101,7 +103,7 @@ def test_one_shard_that_holds_the_line_is_preferred_from_the_start_shard_on():
 def test_a_line_larger_than_any_shard_draws_from_several():
     levels = {0: StockLevel(2), 1: StockLevel(3, 1), 2: StockLevel(4)}
     allocation = plan(levels, 7, start=1)
-    assert allocation == ((1, 2), (2, 4), (0, 1))
+    assert allocation == ((0, 1), (1, 2), (2, 4)), "from shard 1 on, 2 + 4 + 1; kept by shard"
     with pytest.raises(OutOfStock):
         plan(levels, 9)
 
