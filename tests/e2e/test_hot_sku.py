@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from .fixtures import assert_problem, shop_fixture  # noqa: F401
-from .workflow_helpers import eventually, pay, wait_status
+from .workflow_helpers import eventually, pay, send_merchant, wait_status
 
 
 def _flag(shop, sku: str, on_hand: int, shards: int | None, expect: int = 200):
@@ -74,3 +74,13 @@ def test_a_shard_count_out_of_range_is_refused(shop, stack, shards):
     assert_problem(response, response.status_code)
     assert 400 <= response.status_code < 500
     assert shop.stock(sku) == {"sku": sku, "on_hand": 3, "reserved": 0, "available": 3}
+
+
+def test_inventory_set_by_a_merchant_event_can_flag_a_sku_hot(shop, stack):
+    sku = shop.create_product(900, stock=1)["variants"][0]["sku"]
+    bad = {"id": f"evt_inv_bad_{sku}", "type": "inventory.set", "data": {"sku": sku, "on_hand": 5, "shards": 99}}
+    assert send_merchant(shop, bad).status_code == 202
+    send_merchant(shop, {"id": f"evt_inv_{sku}", "type": "inventory.set",
+                         "data": {"sku": sku, "on_hand": 30, "shards": 3}})
+    eventually(lambda: shop.stock(sku).get("shards") == 3, what="the SKU to be flagged hot")
+    assert shop.stock(sku) == {"sku": sku, "on_hand": 30, "reserved": 0, "available": 30, "shards": 3}
