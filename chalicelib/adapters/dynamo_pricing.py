@@ -9,7 +9,6 @@ from datetime import datetime
 from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.models import Model
 
-from .. import config
 from ..domain.ids import rfc3339
 from ..domain.money import Money
 from ..domain.pricing import (
@@ -45,18 +44,8 @@ class PricingModel(Model):
     redeemed_at = UnicodeAttribute(null=True)
 
 
-_bound: tuple | None = None
-
-
-def bind() -> None:
-    global _bound
-    models.bind()
-    wanted = (config.aws_region(), config.endpoint_url(), config.table("pricing"))
-    if wanted == _bound:
-        return
-    PricingModel.Meta.region, PricingModel.Meta.host, PricingModel.Meta.table_name = wanted
-    PricingModel._connection = None
-    _bound = wanted
+models.register(PricingModel, "pricing")
+bind = models.bind
 
 
 def _get(pk: str, sk: str) -> PricingModel | None:

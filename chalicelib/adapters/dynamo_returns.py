@@ -17,7 +17,6 @@ from pynamodb.attributes import (
 from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
-from .. import config
 from ..domain.errors import Conflict
 from ..domain.ids import rfc3339
 from ..domain.money import Money
@@ -29,7 +28,7 @@ from ..services.returns_port import Ledger, Returns
 from . import cursor as cursors
 from .dynamo_stock_shards import SHARD_MOVES, shard_count, stock_writes
 from .dynamodb import Tx, batch_skus, created_key, find, versioned
-from .models import OrderModel, SkuShardModel, bind
+from .models import OrderModel, SkuShardModel, bind, register
 
 # Keys only: a listing reads its page's returns by key. The status and creation indexes spread their
 # partition keys over RETURN_SHARDS shards (fewer than the orders': returns are far fewer).
@@ -100,19 +99,9 @@ class LedgerModel(Model):
     version = VersionAttribute()
 
 
-_bound: tuple | None = None
-
-
-def _bind() -> None:
-    global _bound
-    bind()
-    wanted = (config.aws_region(), config.endpoint_url(), config.table("returns"))
-    if wanted == _bound:
-        return
-    for model in (ReturnModel, LedgerModel):
-        model.Meta.region, model.Meta.host, model.Meta.table_name = wanted
-        model._connection = None
-    _bound = wanted
+register(ReturnModel, "returns")
+register(LedgerModel, "returns")
+_bind = bind
 
 
 def _parse_time(text: str) -> datetime:

@@ -277,8 +277,16 @@ _TABLES = {ProductModel: "products", SkuModel: "skus", SkuShardModel: "skus", Ca
 _bound: tuple | None = None
 
 
+def register(model: type[Model], table: str) -> None:
+    """A model defined beside its adapter (pricing, returns) joins the shared connection like the ones here."""
+    global _bound
+    _TABLES[model] = table
+    _bound = None
+
+
 def bind() -> None:
-    """Point every model at the configured tables and endpoint. Cheap when nothing changed."""
+    """Point every model at the configured tables and endpoint, all on the one shared DynamoDB client. Cheap
+    when nothing changed."""
     global _bound
     wanted = (config.aws_region(), config.endpoint_url(), tuple(config.table(n) for n in _TABLES.values()))
     if wanted == _bound:

@@ -8,7 +8,7 @@ import boto3
 import botocore.session
 
 from chalicelib import wiring
-from chalicelib.adapters import aws, idempotency, models
+from chalicelib.adapters import aws, dynamo_pricing, dynamo_returns, idempotency, models
 from chalicelib.domain.commands import AddToCart, PlaceOrder
 from chalicelib.domain.orders import Address
 from chalicelib.services import carts
@@ -57,5 +57,7 @@ def test_checkouts_and_their_repeats_share_one_session_and_one_client_per_servic
     assert len(sessions) == 1
     assert clients["dynamodb"] == 1 and clients["sqs"] == 1
     assert set(clients) == {"dynamodb", "sqs"}
+    for model in (dynamo_pricing.PricingModel, dynamo_returns.ReturnModel, dynamo_returns.LedgerModel):
+        assert model in models._TABLES
     assert {type(m._get_connection().connection) for m in models._TABLES} == {models._SharedClientConnection}
     assert len({id(m._get_connection().connection) for m in models._TABLES}) == 1
