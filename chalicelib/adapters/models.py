@@ -3,6 +3,7 @@ so no connection exists at import time (moto must be active first; cold starts s
 from __future__ import annotations
 
 from pynamodb.attributes import (
+    BinaryAttribute,
     BooleanAttribute,
     ListAttribute,
     MapAttribute,
@@ -224,7 +225,8 @@ class WebhookDeliveryModel(Model):
     endpoint_id = UnicodeAttribute()
     event_id = UnicodeAttribute()
     event_type = UnicodeAttribute()
-    payload = UnicodeAttribute()
+    payload = UnicodeAttribute(null=True)  # deliveries logged before payload_z
+    payload_z = BinaryAttribute(null=True, legacy_encoding=False)  # the body, zlib: the item stays under 1 KB
     status = UnicodeAttribute()
     attempts = NumberAttribute(default=0)
     last_status_code = NumberAttribute(null=True)

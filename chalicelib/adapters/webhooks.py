@@ -12,6 +12,7 @@ from .. import config
 from ..domain.ids import utc_now
 from ..services import ports
 from ..services.ports import Delivery, Page, StaleWrite, WebhookEndpoint
+from ..services.webhooks import queue_message
 from . import aws
 from . import cursor as cursors
 from .dynamodb import find, versioned, written
@@ -43,8 +44,9 @@ def _endpoint_from(m: WebhookEndpointModel) -> WebhookEndpoint:
 
 
 def _delivery_from(m: WebhookDeliveryModel) -> Delivery:
+    payload = zlib.decompress(m.payload_z).decode() if m.payload_z is not None else m.payload or ""
     return Delivery(id=m.delivery_id, endpoint_id=m.endpoint_id, event_id=m.event_id, event_type=m.event_type,
-                    payload=m.payload, status=m.status, attempts=int(m.attempts or 0), created_at=m.created_at,
+                    payload=payload, status=m.status, attempts=int(m.attempts or 0), created_at=m.created_at,
                     updated_at=m.updated_at,
                     last_status_code=None if m.last_status_code is None else int(m.last_status_code),
                     last_error=m.last_error or "", version=m.version or 0)
@@ -54,7 +56,7 @@ def _delivery_model(d: Delivery) -> WebhookDeliveryModel:
     return WebhookDeliveryModel(
         d.id, created_shard=str(zlib.crc32(d.id.encode()) % DELIVERY_SHARDS),
         created_key=f"{d.created_at}#{d.id}", endpoint_id=d.endpoint_id, event_id=d.event_id,
-        event_type=d.event_type, payload=d.payload, status=d.status, attempts=d.attempts,
+        event_type=d.event_type, payload_z=zlib.compress(d.payload.encode(), 9), status=d.status, attempts=d.attempts,
         last_status_code=d.last_status_code, last_error=d.last_error or None, created_at=d.created_at,
         updated_at=d.updated_at, expires_at=utc_now() + _KEEP_DELIVERIES, **versioned(d.version))
 
@@ -114,12 +116,12 @@ class DynamoWebhooks(ports.Webhooks):
         found = {m.delivery_id: m for m in WebhookDeliveryModel.batch_get([hit.delivery_id for hit in hits])}
         return Page([_delivery_from(found[h.delivery_id]) for h in hits if h.delivery_id in found], next_cursor)
 
-    def enqueue(self, delivery_id: str, delay_seconds: int = 0, *, redelivery: str = "") -> None:
+    def enqueue(self, delivery: Delivery, delay_seconds: int = 0, *, redelivery: str = "") -> None:
         if redelivery:
             aws.client("sqs").change_message_visibility(QueueUrl=aws.queue_url("outbound_webhooks"),
                                                         ReceiptHandle=redelivery, VisibilityTimeout=delay_seconds)
         else:
-            aws.send("outbound_webhooks", {"delivery_id": delivery_id}, delay_seconds)
+            aws.send("outbound_webhooks", queue_message(delivery), delay_seconds)
 
 
 class DynamoInboundEvents(ports.InboundEvents):

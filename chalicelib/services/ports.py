@@ -222,8 +222,8 @@ class Meter(ABC):
 class Notifier(ABC):
     @abstractmethod
     def publish(self, event: Event) -> None:
-        """Queue the event for every endpoint subscribed to its type. Publishing the same event id twice
-        queues it once per endpoint."""
+        """Queue the event for every endpoint subscribed to its type. An endpoint gets an event id once
+        whatever the number of publishes, unless they race its first attempt (delivery is at least once)."""
 
 
 @dataclass(frozen=True)
@@ -287,7 +287,7 @@ class Webhooks(ABC):
 
     @abstractmethod
     def add_delivery(self, delivery: Delivery) -> bool:
-        """False if a delivery with that id exists already."""
+        """Logs a delivery at its first attempt; False if a delivery with that id is logged already."""
 
     @abstractmethod
     def delivery(self, delivery_id: str) -> Delivery | None: ...
@@ -300,8 +300,8 @@ class Webhooks(ABC):
     def deliveries(self, *, status: str | None, limit: int, cursor: str | None) -> Page[Delivery]: ...
 
     @abstractmethod
-    def enqueue(self, delivery_id: str, delay_seconds: int = 0, *, redelivery: str = "") -> None:
-        """Queue a delivery attempt in `delay_seconds`. With `redelivery` (the handle of the queue message
+    def enqueue(self, delivery: Delivery, delay_seconds: int = 0, *, redelivery: str = "") -> None:
+        """Queue a delivery attempt in `delay_seconds` (the message carries the delivery). With `redelivery` (the handle of the queue message
         being handled) that message comes back after the delay instead of a new one being sent, so the
         queue counts the attempts and parks the delivery in its dead-letter queue after the last."""
 

@@ -38,8 +38,10 @@ def get_endpoint(endpoint_id: str, ctx: Context) -> WebhookEndpoint:
 
 
 class WebhookNotifier(Notifier):
-    """Publishes an event as one delivery per subscribed endpoint. The delivery id is endpoint + event,
-    so publishing the same event again (a retried step) queues nothing new."""
+    """Publishes an event as one queue message per subscribed endpoint. The message carries the whole
+    delivery and is its durable record until the first attempt, which writes the delivery log once with
+    its outcome. The delivery id is endpoint + event, so an event published again (a retried step) is sent
+    again only if no attempt has been recorded for it yet."""
 
     def __init__(self, webhooks: Webhooks, *, endpoints_max_age_seconds: float = 0):
         self._webhooks = webhooks
@@ -50,33 +52,45 @@ class WebhookNotifier(Notifier):
         body = json.dumps({"id": event.id, "type": event.type, "created_at": event.created_at, "data": event.data},
                           separators=(",", ":"))
         for endpoint in webhooks.endpoints(max_age_seconds=self._max_age):
-            if event.type not in endpoint.events:
-                continue
-            delivery = Delivery(id=f"{endpoint.id}.{event.id}", endpoint_id=endpoint.id, event_id=event.id,
-                                event_type=event.type, payload=body, status="pending", attempts=0,
-                                created_at=event.created_at, updated_at=event.created_at)
-            if webhooks.add_delivery(delivery):
-                webhooks.enqueue(delivery.id)
-            else:
-                existing = webhooks.delivery(delivery.id)
-                if existing and existing.status == "pending" and existing.attempts == 0:
-                    webhooks.enqueue(delivery.id)  # the first publish may have died before queueing
+            if event.type in endpoint.events:
+                webhooks.enqueue(Delivery(id=f"{endpoint.id}.{event.id}", endpoint_id=endpoint.id, event_id=event.id,
+                                          event_type=event.type, payload=body, status="pending", attempts=0,
+                                          created_at=event.created_at, updated_at=event.created_at))
+
+
+def queue_message(delivery: Delivery) -> dict:
+    """The queue message of a delivery: everything its first attempt needs, with no read."""
+    return {"delivery_id": delivery.id, "endpoint_id": delivery.endpoint_id, "event_id": delivery.event_id,
+            "event_type": delivery.event_type, "created_at": delivery.created_at, "payload": delivery.payload}
+
+
+def queued_delivery(message: dict) -> Delivery | str:
+    """The delivery a queue message carries; only its id for a message that names a logged delivery."""
+    if not isinstance(message.get("payload"), str):
+        return str(message["delivery_id"])
+    return Delivery(id=message["delivery_id"], endpoint_id=message["endpoint_id"], event_id=message["event_id"],
+                    event_type=message["event_type"], payload=message["payload"], status="pending", attempts=0,
+                    created_at=message["created_at"], updated_at=message["created_at"])
 
 
 class DeliveryFailed(Exception):
     """This attempt failed; the queue delivers the message again later, or parks it in its DLQ."""
 
 
-def deliver(delivery_id: str, receive_count: int, ctx: Context, *, now: int, max_attempts: int,
+def deliver(queued: Delivery | str, receive_count: int, ctx: Context, *, now: int, max_attempts: int,
             allow_local: bool, timeout: float, backoff_base: int, handle: str = "") -> str:
-    """One attempt. Returns the delivery's status. A failed attempt has the queue message (`handle`) come
-    back after an exponential backoff, and raises DeliveryFailed so that the queue counts it."""
-    delivery = ctx.webhooks.delivery(delivery_id)
+    """One attempt of a queued delivery (what its message carries, or the id of a logged one). Returns the
+    delivery's status. The log is written once per attempt: the first attempt adds the delivery with its
+    outcome, later ones update it. A failed attempt has the queue message (`handle`) come back after an
+    exponential backoff, and raises DeliveryFailed so that the queue counts it."""
+    delivery_id = queued if isinstance(queued, str) else queued.id
+    recorded = ctx.webhooks.delivery(delivery_id)
+    delivery = recorded or (None if isinstance(queued, str) else queued)
     if delivery is None or delivery.status in ("delivered", "canceled"):
         return delivery.status if delivery else "missing"
     endpoint = ctx.webhooks.endpoint(delivery.endpoint_id)
     if endpoint is None:
-        _record(ctx, delivery, status="canceled", error="the endpoint was deleted")
+        _record(ctx, delivery, recorded, status="canceled", error="the endpoint was deleted")
         return "canceled"
     code, error = None, ""
     try:
@@ -87,7 +101,7 @@ def deliver(delivery_id: str, receive_count: int, ctx: Context, *, now: int, max
                    "Shelf-Event-Type": delivery.event_type}
         code = ctx.sender.post(endpoint.url, body, headers, timeout)
         if 200 <= code < 300:
-            _record(ctx, delivery, status="delivered", code=code)
+            _record(ctx, delivery, recorded, status="delivered", code=code)
             return "delivered"
         error = http_failure(code)
     except Invalid:
@@ -97,10 +111,10 @@ def deliver(delivery_id: str, receive_count: int, ctx: Context, *, now: int, max
     except Exception:  # any other failure of the attempt: the delivery goes on
         error = "error"
     last = receive_count >= max_attempts
-    _record(ctx, delivery, status="failed" if last else "pending", code=code, error=error)
+    saved = _record(ctx, delivery, recorded, status="failed" if last else "pending", code=code, error=error)
     count(ctx, WEBHOOK_DELIVERY_FAILED if last else WEBHOOK_ATTEMPT_FAILED)
     if not last:
-        ctx.webhooks.enqueue(delivery.id, backoff_seconds(receive_count, backoff_base), redelivery=handle)
+        ctx.webhooks.enqueue(saved, backoff_seconds(receive_count, backoff_base), redelivery=handle)
     raise DeliveryFailed(error)
 
 
@@ -109,13 +123,25 @@ def http_failure(code: int) -> str:
     return f"http_{code // 100}xx" if 300 <= code < 600 else "http_other"
 
 
-def _record(ctx: Context, delivery: Delivery, *, status: str, code: int | None = None, error: str = "") -> None:
-    def attempt() -> None:
-        current = ctx.webhooks.delivery(delivery.id) or delivery
-        ctx.webhooks.save_delivery(replace(current, status=status, attempts=current.attempts + 1,
-                                           last_status_code=code, last_error=error, updated_at=rfc3339(ctx.clock())))
+def _record(ctx: Context, delivery: Delivery, recorded: Delivery | None, *, status: str, code: int | None = None,
+            error: str = "") -> Delivery:
+    """Logs an attempt's outcome: a conditional put when no attempt was logged yet, else an update over the
+    version read (the one read before the attempt first, a fresh one if someone wrote since)."""
+    def outcome(current: Delivery) -> Delivery:
+        return replace(current, status=status, attempts=current.attempts + 1, last_status_code=code,
+                       last_error=error, updated_at=rfc3339(ctx.clock()))
 
-    retrying(attempt, times=5, conflict=f"delivery {delivery.id} is changing; try again")
+    if recorded is None:
+        first = outcome(delivery)
+        if ctx.webhooks.add_delivery(first):
+            return first
+    read = [recorded] if recorded is not None else []
+
+    def attempt() -> Delivery:
+        current = read.pop() if read else (ctx.webhooks.delivery(delivery.id) or delivery)
+        return ctx.webhooks.save_delivery(outcome(current))
+
+    return retrying(attempt, times=5, conflict=f"delivery {delivery.id} is changing; try again")
 
 
 def backoff_seconds(receive_count: int, base: int) -> int:
@@ -140,5 +166,5 @@ def redrive(delivery_id: str, ctx: Context) -> Delivery:
                                                    updated_at=rfc3339(ctx.clock())))
     except StaleWrite:
         raise Conflict("the delivery is changing; try again") from None
-    ctx.webhooks.enqueue(saved.id)
+    ctx.webhooks.enqueue(saved)
     return saved

@@ -114,9 +114,10 @@ def deliver_webhooks(event, context):
 
     def handle(record):
         receive_count = int(record.attributes.approximate_receive_count or 1)
-        delivery_id = json.loads(record.body)["delivery_id"]
+        queued = webhooks.queued_delivery(json.loads(record.body))
+        delivery_id = queued if isinstance(queued, str) else queued.id
         try:
-            webhooks.deliver(delivery_id, receive_count, _ctx(), now=int(time.time()),
+            webhooks.deliver(queued, receive_count, _ctx(), now=int(time.time()),
                              max_attempts=config.webhook_max_attempts(), allow_local=config.allow_local_webhooks(),
                              timeout=config.webhook_timeout_seconds(),
                              backoff_base=config.webhook_backoff_base_seconds(), handle=record.receipt_handle)

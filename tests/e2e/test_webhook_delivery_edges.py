@@ -61,7 +61,7 @@ def test_an_error_answer_is_logged_as_its_class(shop, stack, receiver, endpoints
 
 
 class HeldReceiver:
-    """Holds every request until released, then answers 200."""
+    """Answers the first request 503 at once; holds every later one until released, then answers 200."""
 
     def __init__(self):
         self.release = threading.Event()
@@ -73,9 +73,10 @@ class HeldReceiver:
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 held.bodies.append(json.loads(body))
-                held.arrived.set()
-                held.release.wait(10)
-                self.send_response(200)
+                if len(held.bodies) > 1:
+                    held.arrived.set()
+                    held.release.wait(10)
+                self.send_response(200 if len(held.bodies) > 1 else 503)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
@@ -93,19 +94,21 @@ class HeldReceiver:
 
 
 def test_a_pending_delivery_cannot_be_redriven(shop, stack, endpoints):  # noqa: F811
+    """The first attempt fails and is logged pending, and its retry is held: a redrive then is a 409, and
+    the one chain delivers once."""
     hook = HeldReceiver()
     try:
         endpoint = endpoints(hook.url, ["order.created"])
         _order(shop)
-        assert hook.arrived.wait(30), "the first attempt never came"
+        assert hook.arrived.wait(30), "the retry never came"
         pending = _delivery_for(shop, endpoint["id"])[0]
-        assert pending["status"] == "pending"
+        assert pending["status"] == "pending" and pending["attempts"] == 1
         problem = assert_problem(shop.request("POST", f"/admin/webhook-deliveries/{pending['id']}/redrive",
                                               admin=True), 409)
         assert "pending" in problem["detail"]
         hook.release.set()
         eventually(lambda: _delivery_for(shop, endpoint["id"], "delivered"), timeout=30, what="the delivery")
-        assert len(hook.bodies) == 1, "one chain, one delivery"
+        assert len(hook.bodies) == 2, "one chain: the failed attempt and its retry"
     finally:
         hook.close()
 

@@ -14,7 +14,7 @@ from moto import mock_aws
 
 from chalicelib.adapters.metrics import CloudWatchMeter
 from chalicelib.services import webhooks
-from chalicelib.services.ports import Event, Meter, WebhookSender
+from chalicelib.services.ports import Delivery, Meter, WebhookSender
 from local import infra
 
 CHALICELIB = infra.REPO_ROOT / "chalicelib"
@@ -94,12 +94,14 @@ def test_a_failed_attempt_and_a_delivery_given_up_are_counted_apart(ctx):
     meter = RecordingMeter()
     c = replace(ctx, meter=meter, sender=DownSender())
     endpoint = webhooks.register_endpoint("https://merchant.example/hooks", ["order.paid"], c, allow_local=False)
-    c.notifier.publish(Event(id="evt_1", type="order.paid", created_at="2026-01-01T00:00:00Z", data={}))
     delivery_id = f"{endpoint.id}.evt_1"
+    queued = webhooks.queued_delivery(webhooks.queue_message(Delivery(
+        id=delivery_id, endpoint_id=endpoint.id, event_id="evt_1", event_type="order.paid", payload="{}",
+        status="pending", attempts=0, created_at="2026-01-01T00:00:00Z", updated_at="2026-01-01T00:00:00Z")))
 
     for attempt in (1, 2, 3):
         with pytest.raises(webhooks.DeliveryFailed):
-            webhooks.deliver(delivery_id, attempt, c, now=1_700_000_000, max_attempts=3, allow_local=False,
+            webhooks.deliver(queued, attempt, c, now=1_700_000_000, max_attempts=3, allow_local=False,
                              timeout=1, backoff_base=1)
 
     assert meter.counts == Counter({"WebhookDeliveryAttemptsFailed": 2, "WebhookDeliveriesFailed": 1})
