@@ -301,9 +301,10 @@ class Webhooks(ABC):
 
     @abstractmethod
     def enqueue(self, delivery: Delivery, delay_seconds: int = 0, *, redelivery: str = "") -> None:
-        """Queue a delivery attempt in `delay_seconds` (the message carries the delivery). With `redelivery` (the handle of the queue message
-        being handled) that message comes back after the delay instead of a new one being sent, so the
-        queue counts the attempts and parks the delivery in its dead-letter queue after the last."""
+        """Queue a delivery attempt in `delay_seconds`, in a message that carries the delivery. With
+        `redelivery` (the handle of the queue message being handled) that message comes back after the delay
+        instead of a new one being sent, so the queue counts the attempts and parks the delivery in its
+        dead-letter queue after the last."""
 
 
 class SendFailed(Exception):
