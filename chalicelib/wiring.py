@@ -87,26 +87,29 @@ def place_order(cmd, *, on_placed, lambda_context=None):
     return checkout.answer_again(record["order_id"], cmd, ctx, token_secret=config.token_secret())
 
 
+def _time_left(lambda_context, default: int = 60) -> int:
+    """Seconds the function has left: how long an inbound event's claim holds if its holder dies."""
+    remaining = getattr(lambda_context, "get_remaining_time_in_millis", None)
+    try:
+        return -(-int(remaining()) // 1000) if remaining else default
+    except Exception:  # a stand-in context that cannot tell
+        return default
+
+
 def apply_stripe_event(event: dict, *, lambda_context=None) -> str:
     """Stripe delivers at least once: the same event id is applied once (a copy in flight gets a 409 and
-    Stripe retries it later)."""
-    from .adapters.idempotency import run_once
+    Stripe retries it later). The inbound event's record is the dedupe (services.inbound)."""
     from .services import inbound
 
-    return run_once(lambda payload: {"outcome": inbound.stripe_event(payload["event"], context())},
-                    name="stripe_event", payload={"id": event["id"], "event": event}, key_fields="id",
-                    lambda_context=lambda_context)["outcome"]
+    return inbound.stripe_event(event, context(), lease_seconds=_time_left(lambda_context))
 
 
 def apply_merchant_event(event: dict, *, lambda_context=None) -> str:
     """Duplicates by id are ignored: the first outcome is the answer for every later copy."""
-    from .adapters.idempotency import run_once
     from .services import inbound
 
-    return run_once(lambda payload: {"outcome": inbound.merchant_event(payload["event"], context(),
-                                                                       threshold=config.low_stock_threshold())},
-                    name="merchant_event", payload={"id": event["id"], "event": event}, key_fields="id",
-                    lambda_context=lambda_context)["outcome"]
+    return inbound.merchant_event(event, context(), threshold=config.low_stock_threshold(),
+                                  lease_seconds=_time_left(lambda_context))
 
 
 def queue_merchant_event(event: dict) -> None:

@@ -249,6 +249,7 @@ class InboundEventModel(Model):
     type = UnicodeAttribute()
     outcome = UnicodeAttribute()
     detail = UnicodeAttribute(null=True)
+    held_until = NumberAttribute(null=True)  # epoch seconds: while `processing`, the claim holds until then
     received_at = UTCDateTimeAttribute()
     expires_at = TTLAttribute(null=True)
 

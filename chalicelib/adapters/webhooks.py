@@ -125,6 +125,26 @@ class DynamoWebhooks(ports.Webhooks):
 
 
 class DynamoInboundEvents(ports.InboundEvents):
+    def claim(self, event: ports.InboundEvent, *, now: int, until: int) -> ports.InboundEvent | None:
+        bind()
+        model = InboundEventModel(f"{event.source}#{event.id}", source=event.source, event_id=event.id,
+                                  type=event.type, outcome=event.outcome, held_until=until, received_at=utc_now(),
+                                  expires_at=utc_now() + _KEEP_INBOUND)
+        lapsed = (InboundEventModel.outcome == event.outcome) & (InboundEventModel.held_until < now)
+        if written(lambda: model.save(InboundEventModel.event_key.does_not_exist() | lapsed)):
+            return None
+        try:
+            m = InboundEventModel.get(f"{event.source}#{event.id}", consistent_read=True)
+        except InboundEventModel.DoesNotExist:  # given back in between: still someone else's turn
+            return event
+        return ports.InboundEvent(source=m.source, id=m.event_id, type=m.type, outcome=m.outcome,
+                                  detail=m.detail or "")
+
+    def release(self, source: str, event_id: str) -> None:
+        bind()
+        # Only a claim has `held_until`: the outcome's put replaces the whole item.
+        written(lambda: InboundEventModel(f"{source}#{event_id}").delete(InboundEventModel.held_until.exists()))
+
     def record(self, event: ports.InboundEvent) -> None:
         bind()
         InboundEventModel(f"{event.source}#{event.id}", source=event.source, event_id=event.id, type=event.type,

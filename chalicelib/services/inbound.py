@@ -3,15 +3,17 @@ Every event is recorded with what was done with it; an event that does not fit c
 from __future__ import annotations
 
 import re
+from typing import Callable
 
 from ..domain.commands import SetStock
-from ..domain.errors import DomainError, FieldError, Invalid
+from ..domain.errors import DomainError, FieldError, IdempotencyInProgress, Invalid
 from ..domain.stock_shards import MAX_SHARDS
 from . import catalog, lifecycle
 from .context import Context
 from .metering import PAYMENT_FAILED, count
 from .ports import InboundEvent
 
+PROCESSING = "processing"  # the outcome of a claimed event still being applied
 _ORDER_ID = re.compile(r"ord_[a-z2-7]{26}")
 
 _INTENT_STATUS = {
@@ -22,17 +24,42 @@ _INTENT_STATUS = {
 }
 
 
-def stripe_event(event: dict, ctx: Context) -> str:
-    """Applies a verified, well-formed Stripe event (domain.webhooks.read_event). Returns the outcome
-    recorded: processed, ignored (nothing for Shelf to do) or rejected (it contradicts the order: the
-    event is kept for a person to look at, and Stripe is answered so that it stops sending it)."""
+def stripe_event(event: dict, ctx: Context, *, lease_seconds: int = 60) -> str:
+    """Applies a verified, well-formed Stripe event (domain.webhooks.read_event) once per event id. Returns
+    the outcome recorded: processed, ignored (nothing for Shelf to do) or rejected (it contradicts the
+    order: the event is kept for a person to look at, and Stripe is answered so that it stops sending it)."""
     event_id, event_type = event["id"], event["type"]
     obj = event["data"].get("object")
+
+    def apply() -> tuple[str, str]:
+        try:
+            return _apply_stripe(event_type, obj if isinstance(obj, dict) else {}, ctx)
+        except Invalid as refusal:
+            return "rejected", f"{refusal.slug}: {refusal.detail}"
+
+    return _once("stripe", event_id, event_type, apply, ctx, lease_seconds)
+
+
+def _once(source: str, event_id: str, event_type: str, apply: Callable[[], tuple[str, str]], ctx: Context,
+          lease_seconds: int) -> str:
+    """The event's one record is its dedupe: claimed first (a conditional put), then overwritten with the
+    outcome. A copy that finds the claim held gets IdempotencyInProgress (Stripe is answered 409 and sends
+    it again later; a queue message comes back); one that finds an outcome gets that outcome, and changes
+    nothing. A claim whose holder failed is given back; one whose holder died lapses after `lease_seconds`
+    (the function's time left), so the event is never stuck."""
+    now = int(ctx.clock().timestamp())
+    held = ctx.inbound.claim(InboundEvent(source, event_id, event_type, PROCESSING), now=now,
+                             until=now + max(lease_seconds, 1))
+    if held is not None:
+        if held.outcome == PROCESSING:
+            raise IdempotencyInProgress(f"{source} event {event_id} is being applied; send it again later")
+        return held.outcome
     try:
-        outcome, detail = _apply_stripe(event_type, obj if isinstance(obj, dict) else {}, ctx)
-    except Invalid as refusal:
-        outcome, detail = "rejected", f"{refusal.slug}: {refusal.detail}"
-    ctx.inbound.record(InboundEvent("stripe", event_id, event_type, outcome, detail))
+        outcome, detail = apply()
+    except BaseException:
+        ctx.inbound.release(source, event_id)
+        raise
+    ctx.inbound.record(InboundEvent(source, event_id, event_type, outcome, detail))
     return outcome
 
 
@@ -81,18 +108,20 @@ def _apply_stripe(event_type: str, obj: dict, ctx: Context) -> tuple[str, str]:
     return "processed", detail
 
 
-def merchant_event(event: dict, ctx: Context, *, threshold: int) -> str:
-    """Applies one merchant event (already verified and queued). A refusal (unknown order, an order that
-    cannot ship, bad data) is recorded as rejected and not retried; an infrastructure failure raises so the
-    queue delivers it again."""
+def merchant_event(event: dict, ctx: Context, *, threshold: int, lease_seconds: int = 60) -> str:
+    """Applies one merchant event (already verified and queued) once per event id. A refusal (unknown
+    order, an order that cannot ship, bad data) is recorded as rejected and not retried; an infrastructure
+    failure raises so the queue delivers it again."""
     event_id, event_type = str(event.get("id")), str(event.get("type"))
     data = event.get("data") or {}
-    try:
-        outcome, detail = _apply_merchant(event_type, data, ctx, threshold)
-    except DomainError as refusal:
-        outcome, detail = "rejected", f"{refusal.slug}: {refusal.detail}"
-    ctx.inbound.record(InboundEvent("merchant", event_id, event_type, outcome, detail))
-    return outcome
+
+    def apply() -> tuple[str, str]:
+        try:
+            return _apply_merchant(event_type, data, ctx, threshold)
+        except DomainError as refusal:
+            return "rejected", f"{refusal.slug}: {refusal.detail}"
+
+    return _once("merchant", event_id, event_type, apply, ctx, lease_seconds)
 
 
 def _text(data: dict, name: str, limit: int = 200) -> str:

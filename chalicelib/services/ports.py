@@ -231,12 +231,21 @@ class InboundEvent:
     source: str  # stripe | merchant
     id: str
     type: str
-    outcome: str  # processed | ignored | rejected
+    outcome: str  # processed | ignored | rejected (or processing, while claimed)
     detail: str = ""
 
 
 class InboundEvents(ABC):
-    """A record of every webhook event received and what was done with it."""
+    """A record of every webhook event received and what was done with it; also its dedupe."""
+
+    @abstractmethod
+    def claim(self, event: InboundEvent, *, now: int, until: int) -> InboundEvent | None:
+        """Records `event` (outcome `processing`, held until `until`, epoch seconds) unless its id is
+        recorded already with an outcome or with a claim still held at `now`: then returns that record."""
+
+    @abstractmethod
+    def release(self, source: str, event_id: str) -> None:
+        """Drops a claim (an event whose outcome is still `processing`), so the event can be applied again."""
 
     @abstractmethod
     def record(self, event: InboundEvent) -> None: ...
