@@ -121,7 +121,7 @@ class DynamoWebhooks(ports.Webhooks):
             aws.client("sqs").change_message_visibility(QueueUrl=aws.queue_url("outbound_webhooks"),
                                                         ReceiptHandle=redelivery, VisibilityTimeout=delay_seconds)
         else:
-            aws.send("outbound_webhooks", queue_message(delivery), delay_seconds)
+            aws.send("outbound_webhooks", queue_message(delivery), min(delay_seconds, 900))  # SQS's longest delay
 
 
 class DynamoInboundEvents(ports.InboundEvents):

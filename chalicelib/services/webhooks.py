@@ -3,7 +3,11 @@ exponential backoff, and parked (never dropped) after the last attempt."""
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field, replace
 
 from ..domain import webhooks as rules
 from ..domain.errors import Conflict, FieldError, Invalid, NotFound, found
@@ -53,9 +57,62 @@ class WebhookNotifier(Notifier):
                           separators=(",", ":"))
         for endpoint in webhooks.endpoints(max_age_seconds=self._max_age):
             if event.type in endpoint.events:
-                webhooks.enqueue(Delivery(id=f"{endpoint.id}.{event.id}", endpoint_id=endpoint.id, event_id=event.id,
-                                          event_type=event.type, payload=body, status="pending", attempts=0,
-                                          created_at=event.created_at, updated_at=event.created_at))
+                delivery = Delivery(id=f"{endpoint.id}.{event.id}", endpoint_id=endpoint.id, event_id=event.id,
+                                    event_type=event.type, payload=body, status="pending", attempts=0,
+                                    created_at=event.created_at, updated_at=event.created_at)
+                if not _attempted_here(delivery, endpoint):
+                    webhooks.enqueue(delivery)
+
+
+@dataclass
+class _Here:
+    """A worker's invocation that makes the first attempt of what it publishes (first_attempts_here)."""
+
+    ctx: Context
+    settings: dict
+    seconds_left: float
+    on_failure: Callable[[Delivery, str], None]
+    open: bool = field(default=True)
+
+
+_here: ContextVar[_Here | None] = ContextVar("webhook_first_attempts_here", default=None)
+
+
+@contextmanager
+def first_attempts_here(ctx: Context, *, seconds: float, max_attempts: int, allow_local: bool, timeout: float,
+                        backoff_base: int, on_failure: Callable[[Delivery, str], None]) -> Iterator[None]:
+    """Inside, a worker (a workflow step, a queue consumer: nobody waits on its answer) makes the first
+    attempt of each delivery it publishes itself, instead of sending it through the queue to another
+    invocation. A failed attempt is logged and queued for the next one after its backoff, as the queue's
+    own attempts are; from then on, and once `seconds` were spent attempting, what it publishes is queued,
+    so a slow or failing endpoint delays the worker by one attempt at most."""
+    token = _here.set(_Here(ctx, {"max_attempts": max_attempts, "allow_local": allow_local, "timeout": timeout,
+                                  "backoff_base": backoff_base}, seconds, on_failure))
+    try:
+        yield
+    finally:
+        _here.reset(token)
+
+
+def _attempted_here(delivery: Delivery, endpoint: WebhookEndpoint) -> bool:
+    """True if this invocation made the delivery's first attempt (and queued any retry)."""
+    here = _here.get()
+    if here is None or not here.open or here.seconds_left <= 0:
+        return False
+    started = time.monotonic()
+    try:
+        deliver(delivery, 1, here.ctx, now=int(time.time()), endpoint=endpoint, **here.settings)
+        return True
+    except DeliveryFailed as failed:  # logged, counted and queued again after its backoff
+        here.open = False
+        here.on_failure(delivery, str(failed))
+        return True
+    except Exception as exc:  # the log or the queue failed: the queue makes the attempt
+        here.open = False
+        here.on_failure(delivery, f"{type(exc).__name__}: {exc}")
+        return False
+    finally:
+        here.seconds_left -= time.monotonic() - started
 
 
 def queue_message(delivery: Delivery) -> dict:
@@ -78,17 +135,20 @@ class DeliveryFailed(Exception):
 
 
 def deliver(queued: Delivery | str, receive_count: int, ctx: Context, *, now: int, max_attempts: int,
-            allow_local: bool, timeout: float, backoff_base: int, handle: str = "") -> str:
+            allow_local: bool, timeout: float, backoff_base: int, handle: str = "",
+            endpoint: WebhookEndpoint | None = None) -> str:
     """One attempt of a queued delivery (what its message carries, or the id of a logged one). Returns the
     delivery's status. The log is written once per attempt: the first attempt adds the delivery with its
     outcome, later ones update it. A failed attempt has the queue message (`handle`) come back after an
-    exponential backoff, and raises DeliveryFailed so that the queue counts it."""
+    exponential backoff (without one, a new message is queued), and raises DeliveryFailed so that the
+    queue counts it. `endpoint`: the delivery's endpoint, when the caller has just read it."""
     delivery_id = queued if isinstance(queued, str) else queued.id
     recorded = ctx.webhooks.delivery(delivery_id)
     delivery = recorded or (None if isinstance(queued, str) else queued)
     if delivery is None or delivery.status in ("delivered", "canceled"):
         return delivery.status if delivery else "missing"
-    endpoint = ctx.webhooks.endpoint(delivery.endpoint_id)
+    if endpoint is None or endpoint.id != delivery.endpoint_id:
+        endpoint = ctx.webhooks.endpoint(delivery.endpoint_id)
     if endpoint is None:
         _record(ctx, delivery, recorded, status="canceled", error="the endpoint was deleted")
         return "canceled"

@@ -24,11 +24,27 @@ class TransientError(Exception):
     machine matches this name and retries the step. A domain refusal keeps its own name."""
 
 
+def _first_attempts_here():
+    """What a worker publishes, it delivers itself first (services.webhooks.first_attempts_here)."""
+    from ..services import webhooks
+
+    def failed(delivery, error: str) -> None:
+        logger.warning("webhook delivery failed", extra={
+            "delivery_id": delivery.id, "attempt": 1, "max_attempts": config.webhook_max_attempts(),
+            "error": error[:300]})
+
+    timeout = config.webhook_timeout_seconds()
+    return webhooks.first_attempts_here(_ctx(), seconds=timeout, max_attempts=config.webhook_max_attempts(),
+                                        allow_local=config.allow_local_webhooks(), timeout=timeout,
+                                        backoff_base=config.webhook_backoff_base_seconds(), on_failure=failed)
+
+
 def _step(run):
     from ..domain.errors import DomainError
 
     try:
-        run()
+        with _first_attempts_here():
+            run()
     except DomainError:
         raise
     except Exception as exc:
@@ -103,7 +119,8 @@ def merchant_events(event, context):
     def handle(record):
         wiring.apply_merchant_event(json.loads(record.body), lambda_context=context)
 
-    return _batch(event, context, handle)
+    with _first_attempts_here():
+        return _batch(event, context, handle)
 
 
 @workers.lambda_function(name="deliver_webhooks")
