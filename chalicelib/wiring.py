@@ -66,25 +66,17 @@ def _payments():
 # --- edges the routes and workers need beyond the use cases (so they import no adapter themselves) ---
 
 def place_order(cmd, *, on_placed, lambda_context=None):
-    """Checkout, once per cart and Idempotency-Key (Powertools idempotency on the use case). The record
-    keeps only the order's id: a repeat is answered from the order, its access token derived again and its
-    client secret fetched again from the provider, so no secret sits in the idempotency table.
-    `on_placed(result)` runs once, for the request that placed the order."""
-    from .adapters.idempotency import run_once
+    """Checkout, once per cart and Idempotency-Key: the order id derives from both and the order's put is
+    conditional, so no record besides the order is needed. A repeat finds the cart closed and is answered
+    from the order (its access token derived again, its client secret fetched again from the provider);
+    another request with the key is refused; a copy racing the first gets a 409 and its intent is
+    canceled. `on_placed(result)` runs once, for the request that placed the order."""
     from .services import checkout
 
-    ctx, placed = context(), []
-
-    def place(payload) -> dict:
-        placed.append(checkout.place_order(payload, ctx, token_secret=config.token_secret()))
-        on_placed(placed[0])
-        return {"order_id": placed[0].order.id}
-
-    record = run_once(place, name="checkout", payload=cmd, key_fields="[cart_id, idempotency_key]",
-                      validate="[email, shipping_address, shipping_method]", lambda_context=lambda_context)
-    if placed:
-        return placed[0]
-    return checkout.answer_again(record["order_id"], cmd, ctx, token_secret=config.token_secret())
+    result = checkout.place_order(cmd, context(), token_secret=config.token_secret())
+    if not result.again:
+        on_placed(result)
+    return result
 
 
 def _time_left(lambda_context, default: int = 60) -> int:

@@ -43,6 +43,7 @@ class CheckoutResult:
     order: Order
     access_token: str
     payment: Payment
+    again: bool = False  # the answer to a repeat: this request placed nothing
 
 
 def access_token(order_id: str, token_secret: str) -> str:
@@ -106,17 +107,10 @@ def place_order(cmd: PlaceOrder, ctx: Context, *, token_secret: str = "") -> Che
             cancel_intent()
             raise
         except OrderAlreadyPlaced:
+            cancel_intent()  # a concurrent copy of this request placed the order with its own intent
             raise IdempotencyInProgress("this checkout was already placed by a concurrent request") from None
         return CheckoutResult(order, token, payment)
     raise Conflict(f"cart {cmd.cart_id} kept changing during checkout; try again")
-
-
-def answer_again(order_id: str, cmd: PlaceOrder, ctx: Context, *, token_secret: str) -> CheckoutResult:
-    """The answer to a repeated checkout whose order exists (see `_answer_again`)."""
-    order = ctx.orders.get(order_id)
-    if order is None:
-        raise Conflict("this checkout cannot be answered again; try again with a new Idempotency-Key")
-    return _answer_again(order, cmd, ctx, token_secret)
 
 
 def _answer_again(order: Order, cmd: PlaceOrder, ctx: Context, token_secret: str) -> CheckoutResult:
@@ -132,7 +126,7 @@ def _answer_again(order: Order, cmd: PlaceOrder, ctx: Context, token_secret: str
         token = access_token(order.id, token_secret)
         if not hmac.compare_digest(sha256_hex(token), order.access_token_hash):
             raise Conflict("this checkout cannot be answered again; read the order with its token")
-        return CheckoutResult(order, token, order.payment)
+        return CheckoutResult(order, token, order.payment, again=True)
     payment = ctx.payments.create_intent(PaymentRequest(order_id=order.id, amount=order.total, email=order.email,
                                                         idempotency_key=order.payment.idempotency_key))
     if payment.payment_intent_id != order.payment.payment_intent_id:
@@ -140,4 +134,4 @@ def _answer_again(order: Order, cmd: PlaceOrder, ctx: Context, token_secret: str
     token = access_token(order.id, token_secret)
     if not hmac.compare_digest(sha256_hex(token), order.access_token_hash):
         raise Conflict("this checkout cannot be answered again; read the order with its token")
-    return CheckoutResult(order, token, replace(order.payment, client_secret=payment.client_secret))
+    return CheckoutResult(order, token, replace(order.payment, client_secret=payment.client_secret), again=True)

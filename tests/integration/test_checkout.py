@@ -256,3 +256,36 @@ def test_an_attempt_that_fails_cancels_its_intent_and_a_retry_gets_a_new_one(ctx
     c.inventory.set_on_hand(sku, 1)
     placed = _place(c, cart_id).order
     assert Recording.canceled and placed.payment.payment_intent_id not in Recording.canceled
+
+
+def test_a_copy_that_loses_the_race_to_place_the_order_cancels_its_intent(ctx, monkeypatch):
+    """Two copies of one checkout (same cart, same key) both find the cart open: the order id is the same,
+    so only one put succeeds; the other is a 409 and its payment intent is canceled."""
+    from dataclasses import replace
+
+    from chalicelib.adapters.payments import SimulatedGateway
+    from chalicelib.domain.errors import IdempotencyInProgress
+    from chalicelib.services import checkout
+
+    class Recording(SimulatedGateway):
+        def __init__(self):
+            super().__init__()
+            self.canceled = []
+
+        def cancel_intent(self, payment_intent_id, idempotency_key):
+            self.canceled.append(payment_intent_id)
+
+    c = replace(ctx, payments=Recording())
+    sku = random_sku()
+    make_product(c, (sku, 100), stock={sku: 5})
+    cart_id = _cart(c, **{sku: 1})
+    cmd = PlaceOrder(cart_id, "k", "ada@example.com", ADDRESS)
+    open_cart = checkout.load_cart(cart_id, c, None)
+    first = place_order(cmd, c, token_secret="s3cret")
+    monkeypatch.setattr(checkout, "load_cart", lambda *args: open_cart)  # as the copy read it, before the first
+
+    with pytest.raises(IdempotencyInProgress):
+        place_order(cmd, c, token_secret="s3cret")
+
+    assert len(c.payments.canceled) == 1 and first.payment.payment_intent_id not in c.payments.canceled
+    assert c.inventory.get(sku) == StockLevel(5, 1), "nothing reserved twice"
