@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections.abc import Sequence
 
 from .. import config
 from ..services import ports
@@ -87,8 +88,13 @@ def state_machine_arn() -> str:
 
 
 class StepFunctionsWorkflow(ports.Workflow):
-    def request_start(self, order_id: str) -> None:
-        send("checkout", {"order_id": order_id})
+    def request_start(self, order_id: str, *, deliveries: Sequence[ports.Delivery] = ()) -> None:
+        from ..services.webhooks import queue_message
+
+        body: dict = {"order_id": order_id}
+        if deliveries:
+            body["deliveries"] = [queue_message(d) for d in deliveries]
+        send("checkout", body)
 
     def start(self, order_id: str, payload: dict) -> None:
         sfn = client("stepfunctions")

@@ -39,15 +39,28 @@ _SETTLE_STEPS = 8  # more than any settlement needs (void, book, refund) even wi
 # --- starting --------------------------------------------------------------------------------------
 
 def after_checkout(order: Order, ctx: Context, threshold: int) -> None:
-    """What follows a placed order: its workflow is asked for, merchants hear of it."""
-    if ctx.workflow is not None:
-        ctx.workflow.request_start(order.id)
-    dispatch(order, order.events, ctx)
-    levels = ctx.inventory.levels([ln.sku for ln in order.lines])
-    for line in order.lines:
-        if line.sku in levels:
-            level = levels[line.sku]
-            announce_low_stock(ctx, line.sku, level, level.available + line.quantity, threshold, order.id)
+    """What follows a placed order: its workflow is asked for, merchants hear of it. The webhook deliveries
+    published here ride in the workflow's start message, and its worker makes their first attempts: the
+    shopper waits on no merchant endpoint, and no message of their own is sent."""
+    from .webhooks import hand_over, holding
+
+    with holding() as held:
+        try:
+            dispatch(order, order.events, ctx)
+            levels = ctx.inventory.levels([ln.sku for ln in order.lines])
+            for line in order.lines:
+                if line.sku in levels:
+                    level = levels[line.sku]
+                    announce_low_stock(ctx, line.sku, level, level.available + line.quantity, threshold, order.id)
+        finally:
+            if ctx.workflow is None:
+                hand_over(held, ctx)
+            else:
+                try:
+                    ctx.workflow.request_start(order.id, deliveries=held)
+                except Exception:
+                    hand_over(held, ctx)  # queued on their own; the schedule asks for the workflow again
+                    raise
 
 
 def start_workflow(order_id: str, ctx: Context, *, payment_timeout: int, shipment_timeout: int) -> None:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -187,8 +187,9 @@ class Workflow(ABC):
     """The order workflow engine (Step Functions)."""
 
     @abstractmethod
-    def request_start(self, order_id: str) -> None:
-        """Ask for the order's workflow to be started (through a queue, so a burst never drops one)."""
+    def request_start(self, order_id: str, *, deliveries: Sequence[Delivery] = ()) -> None:
+        """Ask for the order's workflow to be started (through a queue, so a burst never drops one).
+        `deliveries`: webhook deliveries published with the order, for the starting worker to hand over."""
 
     @abstractmethod
     def start(self, order_id: str, payload: dict) -> None:

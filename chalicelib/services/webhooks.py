@@ -60,8 +60,42 @@ class WebhookNotifier(Notifier):
                 delivery = Delivery(id=f"{endpoint.id}.{event.id}", endpoint_id=endpoint.id, event_id=event.id,
                                     event_type=event.type, payload=body, status="pending", attempts=0,
                                     created_at=event.created_at, updated_at=event.created_at)
-                if not _attempted_here(delivery, endpoint):
+                if not (_hold(delivery) or _attempted_here(delivery, endpoint)):
                     webhooks.enqueue(delivery)
+
+
+_held: ContextVar[list[Delivery] | None] = ContextVar("webhook_deliveries_held", default=None)
+_HOLD_AT_MOST, _HOLD_BYTES = 10, 100_000  # what one queue message (256 KB at most) carries with room to spare
+
+
+@contextmanager
+def holding() -> Iterator[list[Delivery]]:
+    """Inside, the deliveries published are collected instead of queued (up to a message's worth; the rest
+    are queued), for the caller to put in a message it sends anyway, whose worker hands them over
+    (`hand_over`). After checkout, that message is the workflow's start."""
+    held: list[Delivery] = []
+    token = _held.set(held)
+    try:
+        yield held
+    finally:
+        _held.reset(token)
+
+
+def _hold(delivery: Delivery) -> bool:
+    held = _held.get()
+    if (held is None or len(held) >= _HOLD_AT_MOST
+            or sum(len(d.payload) for d in held) + len(delivery.payload) > _HOLD_BYTES):
+        return False
+    held.append(delivery)
+    return True
+
+
+def hand_over(deliveries: list[Delivery], ctx: Context) -> None:
+    """Deliveries another function published and held: attempted here first in a worker that makes first
+    attempts (first_attempts_here), queued otherwise."""
+    for delivery in deliveries:
+        if not _attempted_here(delivery, None):
+            ctx.webhooks.enqueue(delivery)
 
 
 @dataclass
@@ -94,7 +128,7 @@ def first_attempts_here(ctx: Context, *, seconds: float, max_attempts: int, allo
         _here.reset(token)
 
 
-def _attempted_here(delivery: Delivery, endpoint: WebhookEndpoint) -> bool:
+def _attempted_here(delivery: Delivery, endpoint: WebhookEndpoint | None) -> bool:
     """True if this invocation made the delivery's first attempt (and queued any retry)."""
     here = _here.get()
     if here is None or not here.open or here.seconds_left <= 0:
@@ -118,15 +152,18 @@ def _attempted_here(delivery: Delivery, endpoint: WebhookEndpoint) -> bool:
 def queue_message(delivery: Delivery) -> dict:
     """The queue message of a delivery: everything its first attempt needs, with no read."""
     return {"delivery_id": delivery.id, "endpoint_id": delivery.endpoint_id, "event_id": delivery.event_id,
-            "event_type": delivery.event_type, "created_at": delivery.created_at, "payload": delivery.payload}
+            "event_type": delivery.event_type, "created_at": delivery.created_at, "payload": delivery.payload,
+            "attempts": delivery.attempts}
 
 
 def queued_delivery(message: dict) -> Delivery | str:
     """The delivery a queue message carries; only its id for a message that names a logged delivery."""
     if not isinstance(message.get("payload"), str):
         return str(message["delivery_id"])
+    attempts = message.get("attempts")
     return Delivery(id=message["delivery_id"], endpoint_id=message["endpoint_id"], event_id=message["event_id"],
-                    event_type=message["event_type"], payload=message["payload"], status="pending", attempts=0,
+                    event_type=message["event_type"], payload=message["payload"], status="pending",
+                    attempts=attempts if isinstance(attempts, int) and attempts > 0 else 0,
                     created_at=message["created_at"], updated_at=message["created_at"])
 
 
@@ -141,12 +178,18 @@ def deliver(queued: Delivery | str, receive_count: int, ctx: Context, *, now: in
     delivery's status. The log is written once per attempt: the first attempt adds the delivery with its
     outcome, later ones update it. A failed attempt has the queue message (`handle`) come back after an
     exponential backoff (without one, a new message is queued), and raises DeliveryFailed so that the
-    queue counts it. `endpoint`: the delivery's endpoint, when the caller has just read it."""
+    queue counts it. The last attempt is the `max_attempts`th of the chain: the message's receive count
+    plus the attempts made before it was queued (by the function that published it). `endpoint`: the
+    delivery's endpoint, when the caller has just read it."""
     delivery_id = queued if isinstance(queued, str) else queued.id
+    made_before = 0 if isinstance(queued, str) else queued.attempts
     recorded = ctx.webhooks.delivery(delivery_id)
     delivery = recorded or (None if isinstance(queued, str) else queued)
     if delivery is None or delivery.status in ("delivered", "canceled"):
         return delivery.status if delivery else "missing"
+    if recorded is not None and recorded.status == "failed" and made_before:
+        # Its chain made its last attempt while the message still had receives left: on to the DLQ.
+        raise DeliveryFailed(recorded.last_error or "failed")
     if endpoint is None or endpoint.id != delivery.endpoint_id:
         endpoint = ctx.webhooks.endpoint(delivery.endpoint_id)
     if endpoint is None:
@@ -170,7 +213,7 @@ def deliver(queued: Delivery | str, receive_count: int, ctx: Context, *, now: in
         error = exc.kind
     except Exception:  # any other failure of the attempt: the delivery goes on
         error = "error"
-    last = receive_count >= max_attempts
+    last = receive_count + made_before >= max_attempts
     saved = _record(ctx, delivery, recorded, status="failed" if last else "pending", code=code, error=error)
     count(ctx, WEBHOOK_DELIVERY_FAILED if last else WEBHOOK_ATTEMPT_FAILED)
     if not last:

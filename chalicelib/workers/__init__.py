@@ -104,14 +104,17 @@ def _batch(event, context, record_handler):
 
 @workers.lambda_function(name="start_order_workflows")
 def start_order_workflows(event, context):
-    from ..services import lifecycle
+    from ..services import lifecycle, webhooks
 
     def handle(record):
-        order_id = json.loads(record.body)["order_id"]
-        lifecycle.start_workflow(order_id, _ctx(), payment_timeout=config.payment_timeout_seconds(),
+        body = json.loads(record.body)
+        lifecycle.start_workflow(body["order_id"], _ctx(), payment_timeout=config.payment_timeout_seconds(),
                                  shipment_timeout=config.shipment_timeout_seconds())
+        held = [webhooks.queued_delivery(m) for m in body.get("deliveries") or () if isinstance(m, dict)]
+        webhooks.hand_over([d for d in held if not isinstance(d, str)], _ctx())
 
-    return _batch(event, context, handle)
+    with _first_attempts_here():
+        return _batch(event, context, handle)
 
 
 @workers.lambda_function(name="merchant_events")

@@ -161,7 +161,7 @@ def test_a_lost_workflow_start_is_recovered_by_the_schedule(shop, stack, monkeyp
     from chalicelib.adapters.aws import StepFunctionsWorkflow
     from local.runtime import Scheduler
 
-    def unreachable(self, order_id):
+    def unreachable(self, order_id, **kwargs):
         raise ConnectionError("SQS is unreachable")
 
     with monkeypatch.context() as broken:

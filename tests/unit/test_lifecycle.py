@@ -28,7 +28,7 @@ class RecordingWorkflow(Workflow):
     def __init__(self):
         self.calls = []
 
-    def request_start(self, order_id):
+    def request_start(self, order_id, *, deliveries=()):
         self.calls.append(("request_start", order_id))
 
     def start(self, order_id, payload):
