@@ -60,7 +60,7 @@ class WebhookNotifier(Notifier):
                 delivery = Delivery(id=f"{endpoint.id}.{event.id}", endpoint_id=endpoint.id, event_id=event.id,
                                     event_type=event.type, payload=body, status="pending", attempts=0,
                                     created_at=event.created_at, updated_at=event.created_at)
-                if not (_hold(delivery) or _attempted_here(delivery, endpoint)):
+                if not (_hold(delivery) or _attempted_here(delivery)):
                     webhooks.enqueue(delivery)
 
 
@@ -94,7 +94,7 @@ def hand_over(deliveries: list[Delivery], ctx: Context) -> None:
     """Deliveries another function published and held: attempted here first in a worker that makes first
     attempts (first_attempts_here), queued otherwise."""
     for delivery in deliveries:
-        if not _attempted_here(delivery, None):
+        if not _attempted_here(delivery):
             ctx.webhooks.enqueue(delivery)
 
 
@@ -128,14 +128,16 @@ def first_attempts_here(ctx: Context, *, seconds: float, max_attempts: int, allo
         _here.reset(token)
 
 
-def _attempted_here(delivery: Delivery, endpoint: WebhookEndpoint | None) -> bool:
-    """True if this invocation made the delivery's first attempt (and queued any retry)."""
+def _attempted_here(delivery: Delivery) -> bool:
+    """True if this invocation made the delivery's first attempt (and queued any retry). The endpoint is
+    read again for the attempt: the publisher's list may be a minute old, and a deleted endpoint gets
+    nothing more. With one attempt in all, the queue makes it, so that a failure is parked in its DLQ."""
     here = _here.get()
-    if here is None or not here.open or here.seconds_left <= 0:
+    if here is None or not here.open or here.seconds_left <= 0 or here.settings["max_attempts"] < 2:
         return False
     started = time.monotonic()
     try:
-        deliver(delivery, 1, here.ctx, now=int(time.time()), endpoint=endpoint, **here.settings)
+        deliver(delivery, 1, here.ctx, now=int(time.time()), **here.settings)
         return True
     except DeliveryFailed as failed:  # logged, counted and queued again after its backoff
         here.open = False
@@ -172,15 +174,13 @@ class DeliveryFailed(Exception):
 
 
 def deliver(queued: Delivery | str, receive_count: int, ctx: Context, *, now: int, max_attempts: int,
-            allow_local: bool, timeout: float, backoff_base: int, handle: str = "",
-            endpoint: WebhookEndpoint | None = None) -> str:
+            allow_local: bool, timeout: float, backoff_base: int, handle: str = "") -> str:
     """One attempt of a queued delivery (what its message carries, or the id of a logged one). Returns the
     delivery's status. The log is written once per attempt: the first attempt adds the delivery with its
     outcome, later ones update it. A failed attempt has the queue message (`handle`) come back after an
     exponential backoff (without one, a new message is queued), and raises DeliveryFailed so that the
     queue counts it. The last attempt is the `max_attempts`th of the chain: the message's receive count
-    plus the attempts made before it was queued (by the function that published it). `endpoint`: the
-    delivery's endpoint, when the caller has just read it."""
+    plus the attempts made before it was queued (by the function that published it)."""
     delivery_id = queued if isinstance(queued, str) else queued.id
     made_before = 0 if isinstance(queued, str) else queued.attempts
     recorded = ctx.webhooks.delivery(delivery_id)
@@ -190,8 +190,7 @@ def deliver(queued: Delivery | str, receive_count: int, ctx: Context, *, now: in
     if recorded is not None and recorded.status == "failed" and made_before:
         # Its chain made its last attempt while the message still had receives left: on to the DLQ.
         raise DeliveryFailed(recorded.last_error or "failed")
-    if endpoint is None or endpoint.id != delivery.endpoint_id:
-        endpoint = ctx.webhooks.endpoint(delivery.endpoint_id)
+    endpoint = ctx.webhooks.endpoint(delivery.endpoint_id)
     if endpoint is None:
         _record(ctx, delivery, recorded, status="canceled", error="the endpoint was deleted")
         return "canceled"

@@ -194,3 +194,17 @@ def test_a_message_that_names_only_a_delivery_id_is_read_from_the_log(c):
                                                       "payload": "{}"}))
     assert webhooks.deliver(f"{ENDPOINT.id}.evt_8", 1, c, now=1, **SETTINGS) == "delivered"
     assert c.sender.sent == ["evt_8"]
+
+
+def test_a_worker_sends_nothing_to_an_endpoint_deleted_since_its_list_was_read(c):
+    c.webhooks.endpoint = lambda endpoint_id: None  # deleted; the publisher's list still has it
+    with _here(c, []):
+        c.notifier.publish(_event())
+    assert c.sender.sent == [] and c.webhooks.logged[f"{ENDPOINT.id}.evt_1"].status == "canceled"
+
+
+def test_with_one_attempt_in_all_the_queue_makes_it_so_that_a_failure_is_parked(c):
+    with webhooks.first_attempts_here(c, seconds=5, on_failure=lambda d, e: None,
+                                      **{**SETTINGS, "max_attempts": 1}):
+        c.notifier.publish(_event())
+    assert c.sender.sent == [] and len(c.webhooks.queued) == 1
