@@ -153,7 +153,7 @@ class DynamoInboundEvents(ports.InboundEvents):
 
     def get(self, source: str, event_id: str) -> ports.InboundEvent | None:
         m = find(InboundEventModel, f"{source}#{event_id}")
-        if m is None:
+        if m is None or m.held_until is not None:  # a claim: no outcome yet
             return None
         return ports.InboundEvent(source=m.source, id=m.event_id, type=m.type, outcome=m.outcome,
                                   detail=m.detail or "")

@@ -252,7 +252,8 @@ class InboundEvents(ABC):
     def record(self, event: InboundEvent) -> None: ...
 
     @abstractmethod
-    def get(self, source: str, event_id: str) -> InboundEvent | None: ...
+    def get(self, source: str, event_id: str) -> InboundEvent | None:
+        """The event with what was done with it; None until it has been applied (while it is claimed)."""
 
 
 @dataclass(frozen=True)

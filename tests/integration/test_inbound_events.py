@@ -16,6 +16,7 @@ def _claim(store, event_id, now, until):
 def test_a_claim_holds_until_its_time_then_lapses(ctx):
     store, event_id = DynamoInboundEvents(), f"evt_{uuid.uuid4().hex}"
     assert _claim(store, event_id, now=1000, until=1060) is None
+    assert store.get("merchant", event_id) is None, "no outcome yet"
     held = _claim(store, event_id, now=1030, until=1090)
     assert held is not None and held.outcome == PROCESSING
     assert _claim(store, event_id, now=1061, until=1121) is None, "its holder died: taken over"

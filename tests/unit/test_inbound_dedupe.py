@@ -38,7 +38,7 @@ class LeasedInbound(InboundEvents):
 
     def get(self, source, event_id):
         held = self.events.get((source, event_id))
-        return held[0] if held else None
+        return held[0] if held and held[0].outcome != inbound.PROCESSING else None
 
 
 @pytest.fixture
