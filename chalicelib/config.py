@@ -38,10 +38,6 @@ def payment_timeout_seconds() -> int:
     return _int("PAYMENT_TIMEOUT_SECONDS", 1800)
 
 
-def idempotency_ttl_seconds() -> int:
-    return _int("SHELF_IDEMPOTENCY_TTL_SECONDS", 24 * 3600)
-
-
 def max_body_bytes() -> int:
     return 64 * 1024
 

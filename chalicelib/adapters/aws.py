@@ -1,5 +1,5 @@
-"""The process's one boto3 session and its one client per service (built lazily, shared by PynamoDB,
-Powertools idempotency and the adapters), and the Step Functions / SQS adapters."""
+"""The process's one boto3 session and its one client per service (built lazily, shared by PynamoDB
+and the adapters), and the Step Functions / SQS adapters."""
 from __future__ import annotations
 
 import json

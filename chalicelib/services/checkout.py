@@ -114,8 +114,8 @@ def place_order(cmd: PlaceOrder, ctx: Context, *, token_secret: str = "") -> Che
 
 
 def _answer_again(order: Order, cmd: PlaceOrder, ctx: Context, token_secret: str) -> CheckoutResult:
-    """This key's checkout already placed its order (its first answer was lost, or its idempotency record
-    expired): the same request gets the same answer, another request with the key a 409."""
+    """This key's checkout already placed its order (the order is the key's record: its id derives from the
+    cart and the key): the same request gets the same answer, another request with the key a 409."""
     same_address = cmd.shipping_address is None or order.shipping_address == cmd.shipping_address
     same_method = not cmd.shipping_method or (order.shipping_method is not None
                                               and order.shipping_method.method_id == cmd.shipping_method)

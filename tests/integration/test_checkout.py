@@ -4,7 +4,6 @@ from datetime import timedelta
 
 import pytest
 
-from chalicelib.adapters.idempotency import run_once
 from chalicelib.adapters.models import CartModel, OrderModel
 from chalicelib.domain.commands import AddToCart, PlaceOrder
 from chalicelib.domain.errors import CartEmpty, CartNotOpen, IdempotencyKeyReused, Invalid, NotFound, OutOfStock
@@ -118,46 +117,29 @@ def test_a_checkout_priced_on_a_stale_cart_is_priced_again(ctx, monkeypatch):
     assert ctx.inventory.get(sku) == StockLevel(10, 3)
 
 
-def test_the_same_key_and_body_replays_and_another_body_is_refused(ctx, lambda_context):
+def test_the_same_key_and_body_replays_and_another_body_is_refused(ctx):
+    """The order is the key's record (its id derives from cart and key): no other record is needed."""
     sku = random_sku()
     make_product(ctx, (sku, 100), stock={sku: 5})
     cart_id = _cart(ctx, **{sku: 2})
-    runs = []
-
-    def checkout(payload):
-        runs.append(payload)
-        result = _place(ctx, payload["cart_id"], payload["key"])
-        return {"order_id": result.order.id, "token": result.access_token}
-
-    payload = {"cart_id": cart_id, "key": "k", "body": {"email": "ada@example.com"}}
-    first = run_once(checkout, name="checkout", payload=payload, key_fields="[cart_id, key]", validate="body",
-                     lambda_context=lambda_context)
-    again = run_once(checkout, name="checkout", payload=payload, key_fields="[cart_id, key]", validate="body",
-                     lambda_context=lambda_context)
-    assert first == again and len(runs) == 1
+    cmd = PlaceOrder(cart_id, "k", "ada@example.com", ADDRESS)
+    first = place_order(cmd, ctx, token_secret="replay-test")
+    again = place_order(cmd, ctx, token_secret="replay-test")
+    assert (again.order.id, again.access_token, again.again) == (first.order.id, first.access_token, True)
     with pytest.raises(IdempotencyKeyReused):
-        run_once(checkout, name="checkout", payload={**payload, "body": {"email": "eve@example.com"}},
-                 key_fields="[cart_id, key]", validate="body", lambda_context=lambda_context)
+        place_order(PlaceOrder(cart_id, "k", "eve@example.com", ADDRESS), ctx, token_secret="replay-test")
     assert ctx.inventory.get(sku) == StockLevel(5, 2)
 
 
-def test_a_failed_checkout_frees_its_key_for_a_retry(ctx, lambda_context):
+def test_a_failed_checkout_frees_its_key_for_a_retry(ctx):
     sku = random_sku()
     make_product(ctx, (sku, 100), stock={sku: 1})
     cart_id = _cart(ctx, **{sku: 1})
     ctx.inventory.set_on_hand(sku, 0)
-
-    def checkout(payload):
-        return {"order_id": _place(ctx, payload["cart_id"], payload["key"]).order.id}
-
-    payload = {"cart_id": cart_id, "key": "k", "body": {}}
     with pytest.raises(OutOfStock):
-        run_once(checkout, name="checkout", payload=payload, key_fields="[cart_id, key]", validate="body",
-                 lambda_context=lambda_context)
+        _place(ctx, cart_id, "k")
     ctx.inventory.set_on_hand(sku, 1)
-    done = run_once(checkout, name="checkout", payload=payload, key_fields="[cart_id, key]", validate="body",
-                    lambda_context=lambda_context)
-    assert done["order_id"] == derived_id("ord", cart_id, "k")
+    assert _place(ctx, cart_id, "k").order.id == derived_id("ord", cart_id, "k")
 
 
 def test_orders_list_newest_first_and_by_status(ctx):

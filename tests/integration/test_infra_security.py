@@ -70,7 +70,7 @@ def test_every_table_without_the_key_or_point_in_time_recovery_says_why():
         if not props.get("PointInTimeRecoverySpecification", {}).get("PointInTimeRecoveryEnabled"):
             assert len(reasons.get("CKV_AWS_28", "")) > 20, f"{logical_id}: no PITR, and no reason given"
     skipped_pitr = {lid for lid, table in tables.items() if "CKV_AWS_28" in _skip_reasons(table)}
-    assert skipped_pitr == {"IdempotencyTable"}
+    assert skipped_pitr == set()
 
 
 def test_the_functions_use_the_personal_data_key_only_through_dynamodb():

@@ -21,7 +21,6 @@ RIGHT_BY_DEFAULT = {
     "AWS_REGION": "set by Lambda itself",
     "AWS_DEFAULT_REGION": "set by Lambda itself",
     "AWS_ENDPOINT_URL": "unset in AWS: each service's own endpoint; the local stack points it at moto",
-    "SHELF_IDEMPOTENCY_TTL_SECONDS": "24 h, as the idempotency table's TTL is meant",
     "SHIPMENT_TIMEOUT_SECONDS": "30 days",
     "SHELF_CAPTURE_METHOD": "automatic capture; manual is a choice",
     "SHELF_ADMIN_API_KEY_SHA256": "optional bootstrap key; table keys are preferred",
@@ -83,7 +82,9 @@ def settings_read() -> set[str]:
                 function()
             except (RuntimeError, ValueError):
                 pass  # a required setting, unset
-        for table in [*models._TABLES.values(), "idempotency"]:
+        from chalicelib.adapters import dynamo_pricing, dynamo_returns  # noqa: F401 (they register their tables)
+
+        for table in set(models._TABLES.values()):
             config.table(table)
         for queue in _queues_used():
             config.queue_url(queue)
@@ -103,7 +104,7 @@ def _chalice_config() -> dict:
 def test_the_recording_finds_settings_of_every_kind():
     read = settings_read()
 
-    assert {"SHELF_CURRENCY", "SHELF_ORDERS_TABLE", "SHELF_IDEMPOTENCY_TABLE", "SHELF_CHECKOUT_QUEUE_URL",
+    assert {"SHELF_CURRENCY", "SHELF_ORDERS_TABLE", "SHELF_CHECKOUT_QUEUE_URL",
             "SHELF_WEBHOOK_SECRETS_KEY_ARN", "STRIPE_SECRET_KEY_PARAMETER"} <= read
     assert {"checkout", "merchant_events", "outbound_webhooks"} <= _queues_used()
 

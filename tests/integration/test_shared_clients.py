@@ -1,5 +1,5 @@
-"""A process builds one boto3 session and one client per service, shared by PynamoDB, Powertools
-idempotency and the adapters: building them is most of a cold start's first request."""
+"""A process builds one boto3 session and one client per service, shared by PynamoDB and the adapters:
+building them is most of a cold start's first request."""
 from __future__ import annotations
 
 from collections import Counter
@@ -8,7 +8,7 @@ import boto3
 import botocore.session
 
 from chalicelib import wiring
-from chalicelib.adapters import aws, dynamo_pricing, dynamo_returns, idempotency, models
+from chalicelib.adapters import aws, dynamo_pricing, dynamo_returns, models
 from chalicelib.domain.commands import AddToCart, PlaceOrder
 from chalicelib.domain.orders import Address
 from chalicelib.services import carts
@@ -43,10 +43,9 @@ def test_checkouts_and_their_repeats_share_one_session_and_one_client_per_servic
     monkeypatch.setattr(botocore.session.Session, "create_client", counting_create)
     aws.reset()  # as in a fresh process
     models._bound = None
-    idempotency._setup.cache_clear()
     wiring.reset()
 
-    for cart_id in cart_ids:  # each checkout, then its repeat answered from the idempotency record
+    for cart_id in cart_ids:  # each checkout, then its repeat answered from the order
         cmd = PlaceOrder(cart_id, f"key-{cart_id}", "ada@example.com", ADDRESS)
         first = wiring.place_order(cmd, on_placed=lambda result: None)
         again = wiring.place_order(cmd, on_placed=lambda result: None)
