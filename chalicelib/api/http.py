@@ -96,7 +96,7 @@ class RouteSpec:
     scope: str | None = None  # merchant scope required
     order_auth: bool = False  # order token or merchant key
     customer: str = ""  # a customer's ID token: "required", "optional", or "erasure" (an erased account's too)
-    headers: dict[str, dict] = field(default_factory=dict)  # required request headers -> schema
+    headers: dict[str, dict] = field(default_factory=dict)  # request headers -> schema ("required": False if optional)
     errors: tuple[int, ...] = ()
     path_patterns: dict[str, str] = field(default_factory=dict)
 
@@ -202,10 +202,15 @@ def _dispatch(spec: RouteSpec, request, lambda_context, path_params: dict) -> Re
                 raise domain.Invalid("the query string is not valid", _field_errors(exc)) from None
         for name, schema in spec.headers.items():
             value = req.header(name)
+            if value is None and not schema.get("required", True):
+                continue
             if not value or not (schema.get("minLength", 1) <= len(value) <= schema.get("maxLength", 255)):
-                raise domain.Invalid(f"the {name} header is required",
-                                     [domain.FieldError(name, f"a {name} header of 1..{schema.get('maxLength', 255)} "
-                                                              "characters is required")])
+                size = f"1..{schema.get('maxLength', 255)} characters"
+                if schema.get("required", True):
+                    raise domain.Invalid(f"the {name} header is required",
+                                         [domain.FieldError(name, f"a {name} header of {size} is required")])
+                raise domain.Invalid(f"the {name} header is not valid",
+                                     [domain.FieldError(name, f"when sent, the {name} header has {size}")])
         if spec.body is not None and not spec.raw_body:
             req.body = parse_body(spec.body, request.raw_body or b"")
         result = spec.handler(req, **path_params)

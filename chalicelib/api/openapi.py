@@ -38,7 +38,8 @@ def document() -> dict:
                 params.append({"name": name, "in": "query", "required": name in qs.get("required", []),
                                "schema": schema})
         for name, schema in r.headers.items():
-            params.append({"name": name, "in": "header", "required": True, "schema": {"type": "string", **schema}})
+            params.append({"name": name, "in": "header", "required": schema.get("required", True),
+                           "schema": {"type": "string", **{k: v for k, v in schema.items() if k != "required"}}})
         op: dict = {"summary": r.summary, "tags": [r.tag], "operationId": r.handler.__name__}
         if params:
             op["parameters"] = params

@@ -41,7 +41,7 @@ def cancel_order(req: Request, order_id: str):
 
 @admin.route("POST", "/admin/orders/{order_id}/refunds", summary="Refund part or all of what was paid",
              status=201, body=s.RefundIn, response=s.RefundResult, scope="orders:write", errors=(409, 502, 503),
-             path_patterns=ORDER_ID)
+             path_patterns=ORDER_ID, headers={"Idempotency-Key": {"minLength": 1, "maxLength": 255, "required": False}})
 def refund_order(req: Request, order_id: str):
     amount = None
     if req.body.amount is not None:
@@ -50,5 +50,9 @@ def refund_order(req: Request, order_id: str):
             from ..domain.errors import FieldError, Invalid
 
             raise Invalid("wrong currency", [FieldError("amount.currency", f"the store sells in {config.currency()}")])
-    order, refund = lifecycle.refund(order_id, amount, req.body.reason, ctx())
+    key = req.header("Idempotency-Key")
+    if key is None:
+        order, refund = lifecycle.refund(order_id, amount, req.body.reason, ctx())
+    else:
+        order, refund = lifecycle.keyed_refund(order_id, key, amount, req.body.reason, ctx())
     return s.RefundResult(refund=present.refund(refund), order=present.order(order))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ..domain.errors import Conflict, InvalidTransition, OrderClosed
+from ..domain.errors import Conflict, IdempotencyKeyReused, InvalidTransition, OrderClosed
 from ..domain.ids import derived_id, new_id
 from ..domain.money import Money
 from ..domain.orders import (
@@ -335,6 +335,19 @@ def refund(order_id: str, amount: Money | None, reason: str, ctx: Context, *,
     writes(lambda o: o.settle_refund(refund_id, provider_id, ctx.clock(), released=release))
     order = writes.dispatch()
     return order, next(r for r in order.refunds if r.id == refund_id)
+
+
+def keyed_refund(order_id: str, key: str, amount: Money | None, reason: str, ctx: Context) -> tuple[Order, Refund]:
+    """A merchant's refund under its Idempotency-Key: the refund id derives from the order and the key, so
+    the same request again is answered with the same refund, and one the provider may still have carried out
+    (a timeout) stays booked for that retry, which asks the provider again with the same key: never a second
+    refund. The key with another amount is a 409."""
+    order, booked = refund(order_id, amount, reason, ctx, refund_id=derived_id("re", order_id, "merchant", key))
+    if booked is None or (amount is not None and booked.amount != amount):
+        raise IdempotencyKeyReused("this Idempotency-Key was used for another refund of this order")
+    if booked.status == "failed":
+        raise Conflict(f"the refund {booked.id} under this Idempotency-Key failed; send a new key to try again")
+    return order, booked
 
 
 def record_external_refund(order_id: str, amount_refunded: int, ctx: Context) -> Order:

@@ -199,6 +199,35 @@ def test_partial_then_full_refund_never_more_than_paid(shop, stack):
     assert admin_order(shop, order["id"])["refunded"] == money(2500)
 
 
+def test_a_merchant_refund_sent_again_under_its_idempotency_key_refunds_once(shop, stack):
+    """An ERP that lost the answer sends the same refund again: with the same Idempotency-Key it gets the same
+    refund back, and the money goes back once. The key with another amount is a 409; concurrent copies of one
+    request refund once too."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    order, _, _ = _placed(shop, quantity=2, price=1250)
+    pay(shop, order)
+    wait_status(shop, order["id"], "paid")
+    path = f"/admin/orders/{order['id']}/refunds"
+    body = {"amount": money(700), "reason": "damaged"}
+
+    def send(key, json=body):
+        return shop.request("POST", path, admin=True, json=json, headers={"Idempotency-Key": key})
+
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda _: send("erp-refund-1"), range(4)))
+    made = [a.json()["refund"]["id"] for a in answers if a.status_code == 201]
+    assert made and len(set(made)) == 1, [(a.status_code, a.text[:200]) for a in answers]
+    again = send("erp-refund-1")
+    assert again.status_code == 201 and again.json()["refund"]["id"] == made[0]
+    assert admin_order(shop, order["id"])["refunded"] == money(700)
+    assert_problem(send("erp-refund-1", {"amount": money(800)}), 409, "idempotency_key_reused")
+    assert_problem(send("x" * 256), 422)
+    other = send("erp-refund-2")
+    assert other.status_code == 201 and other.json()["refund"]["id"] != made[0]
+    assert admin_order(shop, order["id"])["refunded"] == money(1400)
+
+
 def test_refunding_an_unpaid_order_is_refused(shop, stack):
     order, _, _ = _placed(shop)
     assert_problem(shop.request("POST", f"/admin/orders/{order['id']}/refunds", admin=True, json={}), 409)

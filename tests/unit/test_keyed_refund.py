@@ -48,3 +48,34 @@ def test_a_return_refund_carries_its_metadata_to_stripe():
     gw.refund("pi_1", Money(700, "USD"), "ord_1:re_x", metadata={"order_id": "ord_1", "return_id": "ret_1"})
     assert http.sent[0].form == {"payment_intent": "pi_1", "amount": "700", "metadata[order_id]": "ord_1",
                                  "metadata[return_id]": "ret_1"}
+
+
+def test_a_merchant_refund_under_an_idempotency_key_is_answered_again_and_never_made_twice(lctx):  # noqa: F811
+    from chalicelib.domain.errors import IdempotencyKeyReused
+
+    order, _ = _paid(lctx)
+    lctx.payments.fail_next("refund", PaymentGatewayError("timeout", retryable=True))
+    with pytest.raises(PaymentGatewayError):
+        lifecycle.keyed_refund(order.id, "erp-77", Money(300, "USD"), "damaged", lctx)
+    assert lctx.orders.get(order.id).refunds[0].status == "pending", "booked: the provider may have refunded"
+    _, done = lifecycle.keyed_refund(order.id, "erp-77", Money(300, "USD"), "damaged", lctx)
+    order, again = lifecycle.keyed_refund(order.id, "erp-77", Money(300, "USD"), "damaged", lctx)
+    assert done == again and again.status == "succeeded"
+    assert order.refunded == Money(300, "USD") and len(order.refunds) == 1
+    assert len({c[2] for c in lctx.payments.calls if c[0] == "refund"}) == 1
+    with pytest.raises(IdempotencyKeyReused):
+        lifecycle.keyed_refund(order.id, "erp-77", Money(500, "USD"), "damaged", lctx)
+    _, other = lifecycle.keyed_refund(order.id, "erp-78", Money(500, "USD"), "damaged", lctx)
+    assert other.id != done.id and lctx.orders.get(order.id).refunded == Money(800, "USD")
+
+
+def test_a_key_whose_refund_was_refused_asks_for_a_new_key(lctx):  # noqa: F811
+    from chalicelib.domain.errors import Conflict
+
+    order, _ = _paid(lctx)
+    lctx.payments.fail_next("refund", PaymentGatewayError("card closed", retryable=False))
+    with pytest.raises(PaymentGatewayError):
+        lifecycle.keyed_refund(order.id, "erp-9", Money(300, "USD"), "damaged", lctx)
+    with pytest.raises(Conflict, match="new key"):
+        lifecycle.keyed_refund(order.id, "erp-9", Money(300, "USD"), "damaged", lctx)
+    assert lctx.orders.get(order.id).refunded == Money(0, "USD")
