@@ -9,7 +9,7 @@ from .cart import Priced, PricedLine
 from .errors import InvalidTransition
 from .ids import derived_id
 from .money import Money
-from .pricing import AppliedCode, Breakdown, CodeRelease, PricingLine, ShippingChoice, price
+from .pricing import AppliedCode, Breakdown, CodeRelease, ShippingChoice, price
 from .stock_shards import Allocation, part_of
 
 NO_PROVIDER = "none"  # a total of 0: nothing to charge
@@ -164,7 +164,7 @@ class Order(Priced):
     def pricing(self) -> Breakdown:
         if self.breakdown is not None:
             return self.breakdown
-        return price([PricingLine(ln.sku, ln.quantity, ln.unit_price) for ln in self.lines], currency=self.currency)
+        return price(list(self.lines), currency=self.currency)
 
     @property
     def subtotal(self) -> Money:

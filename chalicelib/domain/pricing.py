@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from .cart import PricedLine
 from .errors import Conflict, Invalid
 from .money import Money
 
@@ -70,20 +71,6 @@ def normalize_email(email: str) -> str:
 def round_half_up(numerator: int, denominator: int) -> int:
     """numerator / denominator rounded half-up, for numerator >= 0 and denominator > 0, in integers only."""
     return (2 * numerator + denominator) // (2 * denominator)
-
-
-@dataclass(frozen=True)
-class PricingLine:
-    """What pricing needs of one line: its total and the weight of one unit."""
-
-    sku: str
-    quantity: int
-    unit_price: Money
-    weight_grams: int = 0
-
-    @property
-    def total(self) -> Money:
-        return self.unit_price * self.quantity
 
 
 @dataclass(frozen=True)
@@ -234,7 +221,7 @@ def split_fixed(amount: int, totals: list[int]) -> list[int]:
     return parts
 
 
-def price(lines: list[PricingLine], *, currency: str, discount: Discount | None = None,
+def price(lines: list[PricedLine], *, currency: str, discount: Discount | None = None,
           shipping: ShippingMethod | None = None, tax: TaxRate | None = None, region: str | None = None,
           prices_include_tax: bool = False) -> Breakdown:
     """The breakdown of `lines`. The discount is applied as given (whether it is valid is `Discount.why_not`'s

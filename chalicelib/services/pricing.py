@@ -20,7 +20,6 @@ from ..domain.pricing import (
     Discount,
     DiscountExhausted,
     DiscountInvalid,
-    PricingLine,
     ShippingMethod,
     ShippingMethodRequired,
     ShippingUnavailable,
@@ -35,10 +34,6 @@ from .retry import retrying
 
 def _store(ctx: Context) -> PricingStore | None:
     return getattr(ctx, "pricing", None)
-
-
-def pricing_lines(lines) -> list[PricingLine]:
-    return [PricingLine(ln.sku, ln.quantity, ln.unit_price, getattr(ln, "weight_grams", 0)) for ln in lines]
 
 
 @dataclass(frozen=True)
@@ -56,7 +51,7 @@ def quote(lines: list[PricedLine], ctx: Context, *, discount_code: str = "", add
     a missing method or one that does not serve the address is refused; otherwise (the cart view) it is left
     out and the cart shows why."""
     store, currency = _store(ctx), ctx.currency
-    items = pricing_lines(lines)
+    items = list(lines)
     subtotal = price(items, currency=currency).subtotal
     discount, problem = None, ""
     if discount_code:

@@ -12,7 +12,6 @@ from chalicelib.domain.pricing import (
     AppliedCode,
     CodeRelease,
     Discount,
-    PricingLine,
     ShippingChoice,
     ShippingMethod,
     TaxRate,
@@ -31,7 +30,7 @@ def usd(amount: int) -> Money:
 def placed(provider: str = "simulated", code: AppliedCode | None = AppliedCode("TEN", once_per_email=True),
            percent_bps: int = 1000) -> Order:
     lines = [PricedLine("TEE", "Tee", 2, usd(2500), weight_grams=200)]
-    breakdown = price([PricingLine("TEE", 2, usd(2500), 200)], currency="USD",
+    breakdown = price([PricedLine("TEE", "Tee", 2, usd(2500), 200)], currency="USD",
                       discount=Discount("TEN", PERCENTAGE, percent_bps=percent_bps),
                       shipping=ShippingMethod("ship_x", "Std", ("*",), usd(500)), tax=TaxRate("GB", 2000))
     status = "succeeded" if provider == NO_PROVIDER else "requires_payment_method"

@@ -4,13 +4,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from chalicelib.domain.cart import PricedLine
 from chalicelib.domain.money import Money
 from chalicelib.domain.pricing import (
     FIXED,
     FREE_SHIPPING,
     PERCENTAGE,
     Discount,
-    PricingLine,
     ShippingMethod,
     TaxRate,
     price,
@@ -26,13 +26,13 @@ def usd(amount: int) -> Money:
     return Money(amount, USD)
 
 
-def line(sku: str, unit: int, qty: int = 1, grams: int = 0) -> PricingLine:
-    return PricingLine(sku, qty, usd(unit), grams)
+def line(sku: str, unit: int, qty: int = 1, grams: int = 0) -> PricedLine:
+    return PricedLine(sku, sku, qty, usd(unit), grams)
 
 
 # --- strategies --------------------------------------------------------------------------------------
 
-lines_st = st.lists(st.builds(PricingLine, sku=st.text("ABCDEFGH", min_size=1, max_size=6),
+lines_st = st.lists(st.builds(PricedLine, sku=st.text("ABCDEFGH", min_size=1, max_size=6), title=st.just(""),
                               quantity=st.integers(1, 99), unit_price=st.builds(usd, st.integers(0, 10**7)),
                               weight_grams=st.integers(0, 50_000)), max_size=8)
 optional_money = st.one_of(st.none(), st.builds(usd, st.integers(0, 10**8)))
@@ -194,7 +194,7 @@ def test_tax_on_the_discounted_net():
 
 def test_a_line_in_another_currency_is_refused():
     with pytest.raises(ValueError):
-        price([PricingLine("A", 1, Money(100, "EUR"))], currency=USD)
+        price([PricedLine("A", "A", 1, Money(100, "EUR"))], currency=USD)
 
 
 def test_shipping_method_serves_its_countries_while_active():
