@@ -11,6 +11,8 @@ import subprocess
 import sys
 import uuid
 
+from .load import bench_sku
+
 # The handler runs exactly as API Gateway's proxy integration calls it.
 _PROBE = r"""
 import json, sys, time, uuid
@@ -48,12 +50,8 @@ def first_checkout(stack, runs: int = 5) -> dict:
     """Median CPU seconds of `import app` and of the first checkout after it, over `runs` fresh processes."""
     import requests
 
-    base, admin = stack.url, {"Authorization": f"Bearer {stack.admin_api_key}"}
-    sku = f"COLD-{uuid.uuid4().hex[:8].upper()}"
-    requests.post(f"{base}/admin/products", headers=admin, timeout=30, json={
-        "title": "Cold", "status": "active",
-        "variants": [{"sku": sku, "title": "one", "price": {"amount": 900, "currency": "USD"}}]}).raise_for_status()
-    requests.put(f"{base}/admin/inventory/{sku}", json={"on_hand": 1000}, headers=admin, timeout=30)
+    base = stack.url
+    sku = bench_sku(stack, "Cold", 900, 1000)
     address = {"name": "C", "line1": "1 St", "city": "C", "postal_code": "1", "country": "US"}
     samples = []
     for _ in range(runs):

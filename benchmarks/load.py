@@ -23,17 +23,27 @@ def _percentiles(samples: list[float]) -> dict:
     return {"p50": round(statistics.median(samples), 1), "p95": round(cuts[94], 1), "p99": round(cuts[98], 1)}
 
 
+def bench_sku(stack, label: str, price: int, on_hand: int) -> str:
+    """An active product with one variant of `price` cents and `on_hand` units, for a benchmark run: its SKU."""
+    import requests
+
+    admin = {"Authorization": f"Bearer {stack.admin_api_key}"}
+    sku = f"{label.upper()}-{uuid.uuid4().hex[:8].upper()}"
+    requests.post(f"{stack.url}/admin/products", headers=admin, timeout=30, json={
+        "title": label, "status": "active",
+        "variants": [{"sku": sku, "title": "one", "price": {"amount": price, "currency": "USD"}}]}).raise_for_status()
+    requests.put(f"{stack.url}/admin/inventory/{sku}", json={"on_hand": on_hand}, headers=admin,
+                 timeout=30).raise_for_status()
+    return sku
+
+
 def shoppers(stack, counts=(1, 8), orders_per_shopper: int = 12) -> dict:
     import requests
 
     from tools.webhook import sign, stripe_event
 
-    base, admin = stack.url, {"Authorization": f"Bearer {stack.admin_api_key}"}
-    sku = f"LOAD-{uuid.uuid4().hex[:8].upper()}"
-    requests.post(f"{base}/admin/products", headers=admin, timeout=30, json={
-        "title": "Load", "status": "active",
-        "variants": [{"sku": sku, "title": "one", "price": {"amount": 700, "currency": "USD"}}]}).raise_for_status()
-    requests.put(f"{base}/admin/inventory/{sku}", json={"on_hand": 100_000}, headers=admin, timeout=30)
+    base = stack.url
+    sku = bench_sku(stack, "Load", 700, 100_000)
     address = {"name": "L", "line1": "1 St", "city": "C", "postal_code": "1", "country": "US"}
     secret = "whsec_local_dev"
     results = {}
@@ -101,12 +111,8 @@ def sustained(stack, shoppers: int = 8, seconds: float | None = None, windows: i
     from tools.webhook import sign, stripe_event
 
     seconds = seconds or float(os.environ.get("SHELF_BENCH_SUSTAIN_SECONDS", "600"))
-    base, admin = stack.url, {"Authorization": f"Bearer {stack.admin_api_key}"}
-    sku = f"SUSTAIN-{uuid.uuid4().hex[:8].upper()}"
-    requests.post(f"{base}/admin/products", headers=admin, timeout=30, json={
-        "title": "Sustain", "status": "active",
-        "variants": [{"sku": sku, "title": "one", "price": {"amount": 500, "currency": "USD"}}]}).raise_for_status()
-    requests.put(f"{base}/admin/inventory/{sku}", json={"on_hand": 1_000_000}, headers=admin, timeout=30)
+    base = stack.url
+    sku = bench_sku(stack, "Sustain", 500, 1_000_000)
     address = {"name": "S", "line1": "1 St", "city": "C", "postal_code": "1", "country": "US"}
     deadline = time.monotonic() + seconds
     placed, failures, lock = [0], [0], threading.Lock()
