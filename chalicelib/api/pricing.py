@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
-from .. import config, wiring
+from .. import config
 from ..domain.address import Address
 from ..domain.errors import FieldError, Invalid
 from ..domain.ids import rfc3339
@@ -18,10 +18,9 @@ from ..services import pricing as pricing_service
 from . import presenters as present
 from . import schemas as s
 from .accounts import customer_id_of
+from .common import CART_ID, ID, ctx
 from .http import Request, Router
 
-ID = r"^{prefix}_[a-z2-7]{{26}}$"
-CART_ID = {"cart_id": ID.format(prefix="cart")}
 METHOD_ID = {"method_id": ID.format(prefix="ship")}
 CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 CODE = {"code": CODE_PATTERN}
@@ -30,10 +29,6 @@ SCOPE = "pricing:write"
 merchant = Router("pricing_admin", "pricing")
 storefront = Router("pricing_carts", "carts", cors=True)
 ROUTERS = [merchant, storefront]
-
-
-def ctx():
-    return wiring.context()
 
 
 # --- schemas -----------------------------------------------------------------------------------------
