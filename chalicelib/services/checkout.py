@@ -122,16 +122,13 @@ def _answer_again(order: Order, cmd: PlaceOrder, ctx: Context, token_secret: str
     if (order.cart_id != cmd.cart_id or order.email != cmd.email or not same_address or not same_method
             or order.customer_id != cmd.customer_id):
         raise IdempotencyKeyReused("this Idempotency-Key was used with a different request")
+    token = access_token(order.id, token_secret)
+    if not hmac.compare_digest(sha256_hex(token), order.access_token_hash):
+        raise Conflict("this checkout cannot be answered again; read the order with its token")
     if not order.payment.payment_intent_id:
-        token = access_token(order.id, token_secret)
-        if not hmac.compare_digest(sha256_hex(token), order.access_token_hash):
-            raise Conflict("this checkout cannot be answered again; read the order with its token")
         return CheckoutResult(order, token, order.payment, again=True)
     payment = ctx.payments.create_intent(PaymentRequest(order_id=order.id, amount=order.total, email=order.email,
                                                         idempotency_key=order.payment.idempotency_key))
     if payment.payment_intent_id != order.payment.payment_intent_id:
         raise Conflict("this checkout was completed too long ago to be answered again; read the order instead")
-    token = access_token(order.id, token_secret)
-    if not hmac.compare_digest(sha256_hex(token), order.access_token_hash):
-        raise Conflict("this checkout cannot be answered again; read the order with its token")
     return CheckoutResult(order, token, replace(order.payment, client_secret=payment.client_secret), again=True)
