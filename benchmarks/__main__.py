@@ -133,7 +133,8 @@ def main() -> int:
     held = results["sustained"]
     print(f"sustained {held['shoppers']} shoppers for {held['seconds']} s: threads {held['threads first / last / max']}"
           f" (first/last/max), RSS MB {held['RSS MB first / last / max']}, orders/s by half "
-          f"{held['orders/s first half / second half']}")
+          f"{held['orders/s first half / second half']}, RSS growth per order {held['RSS growth per order (KB)']} KB "
+          f"(store's items {held['store items per order (KB)']} KB)")
     written = report.write(results)
     if written:
         print(f"wrote {written}")

@@ -102,6 +102,36 @@ def _rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
+def _stored_kb() -> float:
+    """What the emulated DynamoDB holds in memory for the store's items (every attribute, deeply): the store's
+    own data, which AWS keeps too, as against what the emulator keeps beside it."""
+    import sys
+
+    from moto.dynamodb.models import dynamodb_backends
+
+    seen: set[int] = set()
+    total = 0
+    todo: list = []
+    for account in dynamodb_backends.values():
+        for backend in account.values():
+            for table in backend.tables.values():
+                todo.extend(table.all_items())
+    while todo:
+        obj = todo.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        total += sys.getsizeof(obj)
+        if isinstance(obj, dict):
+            todo.extend(obj.keys())
+            todo.extend(obj.values())
+        elif isinstance(obj, (list, tuple, set)):
+            todo.extend(obj)
+        elif hasattr(obj, "__dict__"):
+            todo.append(vars(obj))
+    return total / 1024
+
+
 def sustained(stack, shoppers: int = 8, seconds: float | None = None, windows: int = 10) -> dict:
     """`shoppers` shopping without pause for `seconds` (SHELF_BENCH_SUSTAIN_SECONDS, default 600: the
     ten-minute `make run`). Each paid order's workflow goes on to wait for its shipment, so waiting executions
@@ -148,13 +178,16 @@ def sustained(stack, shoppers: int = 8, seconds: float | None = None, windows: i
             time.sleep(max(0.0, started + seconds * window / windows - time.monotonic()))
             now, count = time.monotonic(), placed[0]
             executions = getattr(stack, "executions", None)
-            samples.append({"t (s)": round(now - started), "threads": threading.active_count(),
+            samples.append({"t (s)": round(now - started), "orders": count, "threads": threading.active_count(),
                             "RSS (MB)": _rss_mb(), "orders/s": round((count - last_count) / (now - last_t), 2),
                             "suspended greenlets": executions.pool.suspended() if executions else None})
             last_count, last_t = count, now
         for future in futures:
             future.result()
     rates = [s["orders/s"] for s in samples]
+    grown = max(samples[-1]["orders"] - samples[0]["orders"], 1)
+    per_order = (samples[-1]["RSS (MB)"] - samples[0]["RSS (MB)"]) * 1024 / grown
+    stored = _stored_kb() / max(placed[0], 1)
     steady = samples[1:] or samples  # the first window includes warming up
     return {
         "shoppers": shoppers, "seconds": round(seconds), "orders": placed[0], "failed requests": failures[0],
@@ -163,6 +196,9 @@ def sustained(stack, shoppers: int = 8, seconds: float | None = None, windows: i
                                        max(s["threads"] for s in samples)],
         "RSS MB first / last / max": [samples[0]["RSS (MB)"], samples[-1]["RSS (MB)"],
                                       max(s["RSS (MB)"] for s in samples)],
+        "RSS growth per order (KB)": round(per_order, 1),
+        "store items per order (KB)": round(stored, 1),
+        "engine state per order (KB)": round(per_order - stored, 1),
         "orders/s first half / second half": [
             round(statistics.mean(rates[: len(rates) // 2] or rates), 2),
             round(statistics.mean(rates[len(rates) // 2:]), 2)],

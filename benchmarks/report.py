@@ -62,8 +62,10 @@ def _sustained_section(held: dict | None) -> list[str]:
         "",
         f"{held['shoppers']} shoppers without pause for {held['seconds']} s ({held['orders']} orders, "
         f"{held['failed requests']} failed requests). Every paid order's workflow then waits for its shipment, so",
-        "waiting executions pile up as in a long `make run`. An execution waiting for a task token is a suspended",
-        "greenlet, not a parked thread (`local/green_sfn.py`), so the thread count stays put however many wait.",
+        "waiting executions pile up as in a long `make run`. An execution waiting for a task token is one suspended",
+        "greenlet, not three parked threads (`local/green_sfn.py`), so the thread count stays put however many",
+        "wait. Memory grows only with what is kept: the store's own items (which DynamoDB keeps too) and each",
+        "waiting execution's state (which Step Functions keeps too), measured below per order.",
         "The run lasts ten minutes by default, as a long `make run` session does;",
         "`SHELF_BENCH_SUSTAIN_SECONDS=120` shortens it.",
         "",
@@ -74,6 +76,9 @@ def _sustained_section(held: dict | None) -> list[str]:
         f"- threads first / last / max: {held['threads first / last / max']}; RSS MB first / last / max: "
         f"{held['RSS MB first / last / max']}; orders/s first half / second half: "
         f"{held['orders/s first half / second half']}",
+        f"- RSS growth per order: {held['RSS growth per order (KB)']} KB, of which the store's DynamoDB items "
+        f"{held['store items per order (KB)']} KB and the emulator's state of the waiting execution "
+        f"{held['engine state per order (KB)']} KB",
         "",
     ]
 

@@ -10,7 +10,9 @@ Here moto's interpreter is left as it is, and only the primitives its engine mod
 pool of hub threads, and where moto would block a thread (joining its worker, waiting for a task token,
 sleeping between retries, a Wait state) the greenlet is suspended and its hub runs other executions. A
 `SendTaskSuccess`/`SendTaskFailure` (served on moto's request thread) or the timeout resumes it. Anything
-outside those modules, or called outside a hub, gets the ordinary blocking behaviour.
+outside those modules, or called outside a hub, gets the ordinary blocking behaviour. Where moto starts a
+thread only to wait for it at once (the program's body, each state), the target runs inline
+(`InlineThread`), so a waiting execution is one suspended greenlet and one frame stack, not three.
 
 Limits: a Task state's `TimeoutSeconds` is enforced while it waits (for a token, a retry, a Wait), not in the
 middle of a Lambda call, which runs to its end on the hub. Parallel and Map states (not in Shelf's
@@ -36,14 +38,16 @@ _PARSER = "moto.stepfunctions.parser."
 # module -> the names in it that the engine blocks on (and the list where moto keeps every thread it made)
 _PATCHED = {
     "backend.execution_worker": ("Thread", "TMP_THREADS"),
-    "asl.component.program.program": ("threading", "TMP_THREADS"),
-    "asl.component.state.exec.execute_state": ("Thread", "threading", "TMP_THREADS"),
+    "asl.component.program.program": ("threading", "TMP_THREADS"),  # inline (InlineThread)
+    "asl.component.state.exec.execute_state": ("Thread", "threading", "TMP_THREADS"),  # inline
     "asl.component.state.exec.state_task.service.state_task_service_callback": ("threading", "time",
                                                                                 "TMP_THREADS"),
     "asl.component.common.retry.retrier_decl": ("time",),
     "asl.eval.callback.callback": ("Event",),
     "asl.eval.environment": ("threading",),
 }
+
+_INLINED = ("asl.component.program.program", "asl.component.state.exec.execute_state")
 
 _local = threading.local()
 
@@ -86,7 +90,17 @@ class Hub:
         self._push(park, True)
 
     def suspend(self, park: _Park, timeout: float | None) -> bool:
-        """Suspends the calling greenlet (running on this hub) until `wake(park)` (True) or the timeout (False)."""
+        """Suspends the calling greenlet (running on this hub) until `wake(park)` (True) or the timeout (False).
+        When the greenlet runs an inline child (InlineThread) whose parent's wait runs out first, the child
+        is unwound from here (`_ParentGaveUp`)."""
+        scope = _nearest_deadline()
+        if scope is not None and (timeout is None or scope.at - time.monotonic() < timeout):
+            if not self._suspend(park, max(scope.at - time.monotonic(), 0)):
+                raise _ParentGaveUp(scope)
+            return True
+        return self._suspend(park, timeout)
+
+    def _suspend(self, park: _Park, timeout: float | None) -> bool:
         if timeout is not None:
             with self._cond:
                 if len(self._timers) > 1024 and len(self._timers) > 2 * self.suspended:
@@ -155,12 +169,19 @@ def current_hub() -> Hub | None:
 
 class GreenEvent:
     """threading.Event for code that may run on a hub: a greenlet waiting on it is suspended, not its thread.
-    Set from any thread."""
+    Set from any thread.
+
+    The engine makes several per execution and keeps them for the execution's life, so one is small: a flag,
+    a list of parked greenlets only once one waits, and a Condition only once an ordinary thread waits
+    (a Condition with its lock and deque was most of what a waiting execution held)."""
+
+    __slots__ = ("_flag", "_parks", "_cond")
+    _lock = threading.Lock()  # shared by all: held only to read or flip a flag and swap a list
 
     def __init__(self):
-        self._cond = threading.Condition(threading.Lock())
         self._flag = False
-        self._parks: list[tuple[Hub, _Park]] = []
+        self._parks: list[tuple[Hub, _Park]] | None = None
+        self._cond: threading.Condition | None = None
 
     def is_set(self) -> bool:
         return self._flag
@@ -168,31 +189,57 @@ class GreenEvent:
     isSet = is_set
 
     def set(self) -> None:
-        with self._cond:
+        with self._lock:
             self._flag = True
-            parks, self._parks = self._parks, []
-            self._cond.notify_all()
-        for hub, park in parks:
+            parks, self._parks = self._parks, None
+            cond = self._cond
+        if cond is not None:
+            with cond:
+                cond.notify_all()
+        for hub, park in parks or ():
             hub.wake(park)
 
     def clear(self) -> None:
-        with self._cond:
+        with self._lock:
             self._flag = False
 
     def wait(self, timeout: float | None = None) -> bool:
         hub = current_hub()
-        with self._cond:
+        if hub is None:
+            return self._wait_blocking(timeout)
+        timeout = _run_inline_children(timeout)
+        with self._lock:
             if self._flag:
                 return True
-            if hub is None:
-                return self._cond.wait(timeout)
             park = _Park(greenlet.getcurrent())
+            if self._parks is None:
+                self._parks = []
             self._parks.append((hub, park))
-        woken = hub.suspend(park, timeout)
-        if not woken:
-            with self._cond:
-                self._parks = [(h, p) for h, p in self._parks if p is not park]
+        woken = False
+        try:
+            woken = hub.suspend(park, timeout)
+        finally:
+            if not woken:
+                with self._lock:
+                    if self._parks:
+                        self._parks = [(h, p) for h, p in self._parks if p is not park] or None
         return woken
+
+    def _wait_blocking(self, timeout: float | None) -> bool:
+        with self._lock:
+            if self._flag:
+                return True
+            if self._cond is None:
+                self._cond = threading.Condition(threading.Lock())
+            cond = self._cond
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with cond:  # set() notifies under this lock, after flipping the flag: no wake-up is missed
+            while not self._flag:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                cond.wait(remaining)
+            return True
 
 
 class GreenThread:
@@ -214,11 +261,13 @@ class GreenThread:
         try:
             if self._target is not None:
                 self._target(*self._args, **self._kwargs)
+        except _ParentGaveUp:
+            raise  # an inline target its parent stopped waiting for: it never finishes (is_alive() stays True)
         except Exception:
             log.exception("a Step Functions execution's worker failed")
         finally:
             self._target = self._args = self._kwargs = None
-            self._done.set()
+        self._done.set()
 
     def join(self, timeout: float | None = None) -> None:
         self._done.wait(timeout)
@@ -232,7 +281,76 @@ def green_sleep(seconds: float) -> None:
     if hub is None:
         time.sleep(seconds)
     else:
+        seconds = _run_inline_children(seconds)
         hub.suspend(_Park(greenlet.getcurrent()), seconds)
+
+
+class _Deadline:
+    __slots__ = ("at",)
+
+    def __init__(self, at: float):
+        self.at = at
+
+
+class _ParentGaveUp(BaseException):
+    """Unwinds an inline child whose parent stopped waiting for it (a BaseException, so that the engine's
+    `except Exception` handlers let it through to the runner that set the deadline)."""
+
+    def __init__(self, scope: _Deadline):
+        super().__init__()
+        self.scope = scope
+
+
+def _nearest_deadline() -> _Deadline | None:
+    scopes = getattr(greenlet.getcurrent(), "shelf_deadlines", None)
+    return min(scopes, key=lambda d: d.at) if scopes else None
+
+
+class InlineThread(GreenThread):
+    """threading.Thread for the two places where moto starts a thread only to wait for it at once, with a
+    timeout (the program's body, and each state's evaluation): the target runs inline, in the starting
+    greenlet, when that greenlet next waits, with the wait's timeout as its deadline. A waiting execution
+    is then one suspended greenlet, not three, each with its own frame stack.
+
+    If the deadline comes while the target is suspended (waiting for a task token, sleeping between
+    retries), the target is unwound there and the parent's wait times out, as it would have with a thread;
+    unlike a thread, the abandoned target does not go on in the background (nor does it in AWS)."""
+
+    def start(self) -> None:
+        if current_hub() is None:
+            super().start()
+            return
+        self._started = True
+        me = greenlet.getcurrent()
+        pending = getattr(me, "shelf_inline", None)
+        if pending is None:
+            pending = me.shelf_inline = []
+        pending.append(self)
+
+
+def _run_inline_children(timeout: float | None) -> float | None:
+    """Runs the calling greenlet's pending inline children within `timeout`; the time left of it."""
+    me = greenlet.getcurrent()
+    pending = getattr(me, "shelf_inline", None)
+    if not pending:
+        return timeout
+    scope = _Deadline(time.monotonic() + timeout) if timeout is not None else None
+    children, me.shelf_inline = pending, None
+    if scope is not None:
+        scopes = getattr(me, "shelf_deadlines", None)
+        if scopes is None:
+            scopes = me.shelf_deadlines = []
+        scopes.append(scope)
+    try:
+        for child in children:
+            child._run()
+    except _ParentGaveUp as gave_up:
+        if gave_up.scope is not scope:
+            raise  # a deadline further out: its runner unwinds this greenlet further
+    finally:
+        if scope is not None:
+            me.shelf_deadlines.remove(scope)
+    return None if scope is None else max(scope.at - time.monotonic(), 0)
 
 
 class _Module:
@@ -252,13 +370,15 @@ class _Discard(list):
         pass
 
 
-_REPLACEMENTS = {
+_GREEN = {
     "Thread": GreenThread,
     "Event": GreenEvent,
     "threading": _Module(threading, Thread=GreenThread, Event=GreenEvent),
     "time": _Module(time, sleep=green_sleep),
     "TMP_THREADS": _Discard(),
 }
+# Where moto starts a thread and at once waits for it with a timeout, the target runs inline (InlineThread).
+_INLINE = {**_GREEN, "Thread": InlineThread, "threading": _Module(threading, Thread=InlineThread, Event=GreenEvent)}
 
 
 class HubPool:
@@ -272,7 +392,7 @@ class HubPool:
             return next(self._next)
 
     def suspended(self) -> int:
-        """Greenlets suspended right now (waiting executions hold about three each)."""
+        """Greenlets suspended right now (a waiting execution holds one)."""
         return sum(h.suspended for h in self.hubs)
 
     def stop(self) -> None:
@@ -317,8 +437,9 @@ class GreenExecutions:
         self._patches = ExitStack()
         for module_name, names in _PATCHED.items():
             module = import_module(_PARSER + module_name)
+            replacements = _INLINE if module_name in _INLINED else _GREEN
             for name in names:
-                self._patches.enter_context(mock.patch.object(module, name, _REPLACEMENTS[name]))
+                self._patches.enter_context(mock.patch.object(module, name, replacements[name]))
         worker = import_module(_PARSER + "backend.execution_worker").ExecutionWorker
         self._patches.enter_context(mock.patch.object(worker, "_get_evaluation_entrypoint", _parsed_program))
 

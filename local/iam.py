@@ -154,24 +154,6 @@ class Enforcement:
             role_arn=role_arn, policy="", duration=43200, external_id="")
         return Principal(assumed.arn, assumed.access_key_id, assumed.secret_access_key, assumed.session_token)
 
-    def sign_workflow_calls(self) -> None:
-        """The Step Functions engine's calls (a Task's Lambda invoke, a service integration) signed with the
-        keys of the role the execution runs as: its state machine's role, or the Task's `Credentials`."""
-        import importlib
-        import pkgutil
-
-        from moto.stepfunctions.parser.asl.component.state.exec import state_task
-        from moto.stepfunctions.parser.asl.utils import boto_client
-
-        # Every module that imported boto_client_for by name gets the signing one.
-        for module in pkgutil.walk_packages(state_task.__path__, state_task.__name__ + "."):
-            importlib.import_module(module.name)
-        original = boto_client.boto_client_for
-        signing = _SigningClients(self, original)
-        for name, module in list(sys.modules.items()):
-            if name.startswith("moto.stepfunctions.parser") and getattr(module, "boto_client_for", None) is original:
-                self._patches.enter_context(mock.patch.object(module, "boto_client_for", signing))
-
     def principal_for(self, role_arn: str, service: str) -> Principal:
         with self._lock:
             if (role_arn, service) not in self._assumed:
@@ -179,28 +161,54 @@ class Enforcement:
             return self._assumed[role_arn, service]
 
 
-class _SigningClients:
-    """moto's `boto_client_for(region, service, state_credentials)`, whose clients sign with made-up keys:
-    the same client, with the keys of the role in `state_credentials`."""
+class WorkflowClients:
+    """moto's `boto_client_for(region, service, state_credentials)`, through which its Step Functions engine
+    makes every Task's call, builds a new boto3 client (and a new client class) on each call: about 10 ms
+    of CPU per Task, and memory a long session never got back. Here it is one client per role, region and
+    service (boto3 clients are thread-safe), shared by every execution.
 
-    def __init__(self, enforcement: Enforcement, original: Callable[..., Any]) -> None:
-        self._enforcement = enforcement
+    With `enforcement`, a client signs with the keys of the role in `state_credentials` (its state machine's
+    role, or the Task's `Credentials`), assumed as states.amazonaws.com, where moto's would sign with
+    made-up keys that no principal holds; a call with no role is left unsigned and refused, as in AWS."""
+
+    def __init__(self, original: Callable[..., Any], enforcement: Enforcement | None = None) -> None:
         self._original = original
-        self._clients: dict[tuple[str, str, str], Any] = {}
+        self._enforcement = enforcement
+        self._clients: dict[tuple[str | None, str, str], Any] = {}
 
     def __call__(self, region: str, service: str, state_credentials: Any = None) -> Any:
-        role_arn = getattr(state_credentials, "role_arn", None)
-        if not role_arn:  # signed by no principal: refused, as AWS would refuse it
-            return self._original(region=region, service=service, state_credentials=state_credentials)
+        role_arn = getattr(state_credentials, "role_arn", None) if self._enforcement is not None else None
         key = (role_arn, region, service)
-        if key not in self._clients:  # clients are thread-safe: one per role and service
-            made_up = self._original(region=region, service=service, state_credentials=state_credentials)
-            principal = self._enforcement.principal_for(role_arn, "states.amazonaws.com")
-            self._clients[key] = boto3.session.Session(
-                aws_access_key_id=principal.access_key_id, aws_secret_access_key=principal.secret_access_key,
-                aws_session_token=principal.session_token, region_name=region,
-            ).client(service, endpoint_url=made_up.meta.endpoint_url, config=made_up.meta.config)
-        return self._clients[key]
+        client = self._clients.get(key)
+        if client is None:
+            client = self._original(region=region, service=service, state_credentials=state_credentials)
+            if role_arn:
+                principal = self._enforcement.principal_for(role_arn, "states.amazonaws.com")
+                client = boto3.session.Session(
+                    aws_access_key_id=principal.access_key_id, aws_secret_access_key=principal.secret_access_key,
+                    aws_session_token=principal.session_token, region_name=region,
+                ).client(service, endpoint_url=client.meta.endpoint_url, config=client.meta.config)
+            self._clients[key] = client
+        return client
+
+    @classmethod
+    def install(cls, enforcement: Enforcement | None = None) -> ExitStack:
+        """Patches every engine module that imported `boto_client_for` by name; close the stack to undo."""
+        import importlib
+        import pkgutil
+
+        from moto.stepfunctions.parser.asl.component.state.exec import state_task
+        from moto.stepfunctions.parser.asl.utils import boto_client
+
+        for module in pkgutil.walk_packages(state_task.__path__, state_task.__name__ + "."):
+            importlib.import_module(module.name)
+        original = boto_client.boto_client_for
+        shared = cls(original, enforcement)
+        patches = ExitStack()
+        for name, module in list(sys.modules.items()):
+            if name.startswith("moto.stepfunctions.parser") and getattr(module, "boto_client_for", None) is original:
+                patches.enter_context(mock.patch.object(module, "boto_client_for", shared))
+        return patches
 
 
 def _trusts(document: dict, service: str) -> bool:

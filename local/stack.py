@@ -279,7 +279,6 @@ class LocalStack:
         if not role:
             raise LocalStackError("IAM enforcement: the template has no LambdaRoleArn output")
         self.function_principal = self._iam.assume(role, "lambda.amazonaws.com")
-        self._iam.sign_workflow_calls()
         sfn = self.aws("stepfunctions")
         self.workflow_roles = sorted({sfn.describe_state_machine(stateMachineArn=m["stateMachineArn"])["roleArn"]
                                       for m in sfn.list_state_machines()["stateMachines"]})
@@ -357,8 +356,13 @@ class LocalStack:
         # Executions waiting for a task token hold no thread (see local/green_sfn.py).
         self.executions = green_sfn.GreenExecutions()
         self.executions.install()
+        # One client per role and service for the engine's calls, signed as the role when IAM is enforced.
+        self._workflow_clients = iam.WorkflowClients.install(self._iam)
 
     def _uninstall_lambda_dispatcher(self) -> None:
+        if getattr(self, "_workflow_clients", None) is not None:
+            self._workflow_clients.close()
+            self._workflow_clients = None
         if getattr(self, "executions", None) is not None:
             self.executions.uninstall()
             self.executions = None

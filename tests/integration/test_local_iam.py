@@ -94,3 +94,51 @@ def test_a_trust_policy_must_name_the_service():
                             "Action": "sts:AssumeRole"}]}
     assert iam._trusts(trust, "lambda.amazonaws.com")
     assert not iam._trusts(trust, "states.amazonaws.com")
+
+
+@dataclass
+class Credentials:
+    role_arn: str
+
+
+class FakeEnforcement:
+    def __init__(self):
+        self.assumed: list[str] = []
+
+    def principal_for(self, role_arn: str, service: str) -> iam.Principal:
+        self.assumed.append(role_arn)
+        return iam.Principal(role_arn, f"role-key-{len(self.assumed)}", "secret", "token")
+
+
+def _made_up_clients(calls: list):
+    import boto3
+
+    def boto_client_for(region, service, state_credentials=None):  # as moto's: made-up keys, a new client each call
+        calls.append(service)
+        return boto3.client(service, region_name=region, endpoint_url="http://127.0.0.1:9",
+                            aws_access_key_id="ak", aws_secret_access_key="sk")
+
+    return boto_client_for
+
+
+def test_the_workflow_engine_gets_one_client_per_service_not_one_per_task():
+    calls: list = []
+    clients = iam.WorkflowClients(_made_up_clients(calls))
+    first = clients("us-east-1", "lambda", Credentials("arn:aws:iam::1:role/a"))
+    assert clients("us-east-1", "lambda", Credentials("arn:aws:iam::1:role/b")) is first
+    assert clients("us-east-1", "sqs") is not first and calls == ["lambda", "sqs"]
+
+
+def test_with_enforcement_each_role_gets_its_own_client_signed_with_its_keys():
+    calls: list = []
+    enforcement = FakeEnforcement()
+    clients = iam.WorkflowClients(_made_up_clients(calls), enforcement)
+    a = clients("us-east-1", "lambda", Credentials("arn:aws:iam::1:role/a"))
+    b = clients("us-east-1", "lambda", Credentials("arn:aws:iam::1:role/b"))
+    assert clients("us-east-1", "lambda", Credentials("arn:aws:iam::1:role/a")) is a and a is not b
+    assert enforcement.assumed == ["arn:aws:iam::1:role/a", "arn:aws:iam::1:role/b"]
+    keys = a._request_signer._credentials.get_frozen_credentials()
+    assert (keys.access_key, keys.token) == ("role-key-1", "token")
+    assert a.meta.endpoint_url == "http://127.0.0.1:9"
+    unsigned = clients("us-east-1", "lambda")  # no role: moto's made-up keys, which enforcement refuses
+    assert unsigned._request_signer._credentials.get_frozen_credentials().access_key == "ak"
