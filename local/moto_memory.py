@@ -6,9 +6,14 @@
   failure, so each transaction costs time in proportion to the table's size (under the server's one lock)
   and, with the list above, keeps the copy forever: a long session slowed down and grew by megabytes per order.
 
+- an execution that has ended keeps its whole evaluation environment (its states' inputs and outputs, the
+  context object, the evaluation stack and heap, its frames) for as long as moto lives, though nothing
+  reads more of it than the event history and the callback tokens.
+
 Here the dashboard's lists take nothing (S3's, which moto uses for its own cleanup, are left alone), and a
 transaction's backup copies only the items it names: the table's index of items is copied (references),
-and each named item deeply, which is all a rollback restores. moto's transaction code is unchanged.
+and each named item deeply, which is all a rollback restores. moto's transaction code is unchanged. An
+execution that ends keeps only what the API reads of it afterwards (`_Ended`).
 """
 from __future__ import annotations
 
@@ -75,6 +80,41 @@ class _Copy:
         return copy.deepcopy(value, memo)
 
 
+class _Ended:
+    """What an ended execution's environment is read for: GetExecutionHistory (its events), SendTask* with
+    its tokens (its callback pool, which answers as before), the map runs, its final program state, and
+    StopExecution, which changes nothing once the program has ended (as moto's own environment does)."""
+
+    __slots__ = ("event_manager", "callback_pool_manager", "map_run_record_pool_manager", "_program_state")
+
+    def __init__(self, env):
+        self.event_manager = env.event_manager
+        self.callback_pool_manager = env.callback_pool_manager
+        self.map_run_record_pool_manager = env.map_run_record_pool_manager
+        self._program_state = env.program_state()
+
+    def program_state(self):
+        return copy.deepcopy(self._program_state)
+
+    def is_running(self) -> bool:
+        return False
+
+    def set_stop(self, stop_date, cause, error) -> None:
+        pass
+
+    def set_ended(self) -> None:
+        pass
+
+
+def _release_when_ended(original):
+    def _execution_logic(worker) -> None:
+        original(worker)  # evaluates the program, then reflects its end on the execution (status, output)
+        if worker.env is not None:
+            worker.env = _Ended(worker.env)
+
+    return _execution_logic
+
+
 class LeanMoto:
     def __init__(self):
         self._patches: ExitStack | None = None
@@ -100,6 +140,10 @@ class LeanMoto:
             finally:
                 _local.keys = None
 
+        from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+        self._patches.enter_context(mock.patch.object(ExecutionWorker, "_execution_logic",
+                                                      _release_when_ended(ExecutionWorker._execution_logic)))
         self._patches.enter_context(mock.patch.object(dynamodb, "copy", _Copy()))
         self._patches.enter_context(mock.patch.object(dynamodb.DynamoDBBackend, "transact_write_items",
                                                       transact_write_items))

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from .fixtures import shop_fixture  # noqa: F401
-from .test_order_workflow import _placed, _waiting_for_payment
+from .test_order_workflow import _placed, _ship, _waiting_for_payment
 from .workflow_helpers import eventually, pay, wait_status
 
 WAITING = 24
@@ -28,3 +30,40 @@ def test_threads_do_not_grow_with_the_number_of_waiting_executions(shop, stack):
     for order in orders[: WAITING // 2]:
         wait_status(shop, order["id"], "paid", timeout=60)
     assert threading.active_count() <= before + SLACK
+
+
+def test_an_ended_execution_keeps_what_the_api_reads_and_lets_go_of_the_rest(shop, stack):
+    from moto.stepfunctions.parser.backend.execution import Execution
+
+    from local.moto_memory import _Ended
+
+    order = _placed(shop, quantity=1, stock=1)[0]
+    pay(shop, order)
+    wait_status(shop, order["id"], "paid", timeout=60)
+    shipment_token = eventually(lambda: _token(order["id"]), what="the shipment wait")
+    _ship(shop, order["id"])
+    wait_status(shop, order["id"], "shipped", timeout=60)
+
+    sfn = stack.aws("stepfunctions")
+    machine = sfn.list_state_machines()["stateMachines"][0]["stateMachineArn"]
+    arn = machine.replace(":stateMachine:", ":execution:") + ":" + order["id"]
+    described = eventually(lambda: (lambda d: d if d["status"] == "SUCCEEDED" else None)(
+        sfn.describe_execution(executionArn=arn)), what="the execution to end")
+    assert '"order_id"' in described["output"] or order["id"] in described["output"]
+    events = [e["type"] for e in sfn.get_execution_history(executionArn=arn)["events"]]
+    assert events[0] == "ExecutionStarted" and events[-1] == "ExecutionSucceeded" and "TaskSucceeded" in events
+
+    import gc
+
+    ended = [e for e in gc.get_objects() if isinstance(e, Execution) and e.exec_arn == arn]
+    assert ended and isinstance(ended[0].exec_worker.env, _Ended)  # the evaluation's states and frames are gone
+    # A late callback with the ended task's token is refused, as before.
+    with pytest.raises(sfn.exceptions.InvalidToken):
+        sfn.send_task_success(taskToken=shipment_token, output="{}")
+
+
+def _token(order_id):
+    from chalicelib import wiring
+
+    order = wiring.context().orders.get(order_id)
+    return getattr(order, "shipment_token", None)
