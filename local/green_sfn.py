@@ -417,6 +417,21 @@ def _parsed_program(worker):
     return _parse(worker._evaluation_details.state_machine_details.definition)
 
 
+def _started_with_its_environment(start):
+    """moto's worker makes its execution's environment only once its thread runs, and a hub may run the
+    greenlet a moment after StartExecution has answered RUNNING. In between, SendTaskSuccess/Failure (which
+    ask every running execution's environment for the token) and StopExecution failed with a 500 on
+    `env` being None. The environment is made here, before StartExecution answers, and the worker takes it."""
+
+    def start_with_environment(worker) -> None:
+        env = worker._get_evaluation_environment()
+        worker.env = env
+        worker._get_evaluation_environment = lambda: env  # what _execution_logic makes: this one
+        start(worker)
+
+    return start_with_environment
+
+
 def _pool() -> HubPool:
     if _active is None:
         raise RuntimeError("green Step Functions executions are not installed")
@@ -442,6 +457,7 @@ class GreenExecutions:
                 self._patches.enter_context(mock.patch.object(module, name, replacements[name]))
         worker = import_module(_PARSER + "backend.execution_worker").ExecutionWorker
         self._patches.enter_context(mock.patch.object(worker, "_get_evaluation_entrypoint", _parsed_program))
+        self._patches.enter_context(mock.patch.object(worker, "start", _started_with_its_environment(worker.start)))
 
     def uninstall(self) -> None:
         global _active

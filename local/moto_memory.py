@@ -6,6 +6,9 @@
   failure, so each transaction costs time in proportion to the table's size (under the server's one lock)
   and, with the list above, keeps the copy forever: a long session slowed down and grew by megabytes per order.
 
+- moto's server works out which service a request is for by listing its own package directory (a
+  `listdir` and ~150 `isdir` calls) on every request, under the lock that serializes them: about a tenth
+  of the local stack's CPU. The list never changes while it runs: it is read once.
 - an execution that has ended keeps its whole evaluation environment (its states' inputs and outputs, the
   context object, the evaluation stack and heap, its frames) for as long as moto lives, though nothing
   reads more of it than the event history and the callback tokens.
@@ -140,7 +143,11 @@ class LeanMoto:
             finally:
                 _local.keys = None
 
+        from moto import backends
         from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+        modules = tuple(backends.list_of_moto_modules())
+        self._patches.enter_context(mock.patch.object(backends, "list_of_moto_modules", lambda: modules))
 
         self._patches.enter_context(mock.patch.object(ExecutionWorker, "_execution_logic",
                                                       _release_when_ended(ExecutionWorker._execution_logic)))

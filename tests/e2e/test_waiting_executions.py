@@ -67,3 +67,23 @@ def _token(order_id):
 
     order = wiring.context().orders.get(order_id)
     return getattr(order, "shipment_token", None)
+
+
+def test_an_execution_answers_callbacks_and_stops_before_its_greenlet_first_runs(stack):
+    import json
+    import time
+    import uuid
+
+    sfn = stack.aws("stepfunctions")
+    role = sfn.describe_state_machine(
+        stateMachineArn=sfn.list_state_machines()["stateMachines"][0]["stateMachineArn"])["roleArn"]
+    machine = sfn.create_state_machine(name=f"pause-{uuid.uuid4().hex[:8]}", roleArn=role, definition=json.dumps(
+        {"StartAt": "Pause", "States": {"Pause": {"Type": "Wait", "Seconds": 1, "End": True}}}))["stateMachineArn"]
+    for hub in stack.executions.pool.hubs:  # every hub busy: a new execution's greenlet cannot run yet
+        hub.spawn(lambda: time.sleep(1.5))
+    time.sleep(0.1)
+    started = sfn.start_execution(stateMachineArn=machine, name="paused")["executionArn"]
+    with pytest.raises(sfn.exceptions.InvalidToken):  # was a 500: the execution had no environment yet
+        sfn.send_task_success(taskToken="not-a-token", output="{}")
+    sfn.stop_execution(executionArn=started)  # was a 500 too; moto's engine lets a program not yet begun run
+    eventually(lambda: sfn.describe_execution(executionArn=started)["status"] != "RUNNING", what="the end")
