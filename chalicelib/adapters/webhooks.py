@@ -11,8 +11,7 @@ from functools import lru_cache
 from .. import config
 from ..domain.ids import utc_now
 from ..services import ports
-from ..services.ports import Delivery, Page, StaleWrite, WebhookEndpoint
-from ..services.webhooks import queue_message
+from ..services.ports import Delivery, Page, StaleWrite, WebhookEndpoint, queue_message
 from . import aws
 from . import cursor as cursors
 from .dynamodb import find, versioned, written
