@@ -144,6 +144,17 @@ def _ledger_model(ledger: Ledger) -> LedgerModel:
                        **versioned(ledger.version))
 
 
+def _versioned_tx(ret: Return, condition, ledger: Ledger | None) -> Tx:
+    """A transaction that writes the return (under `condition`: new, or existing) and, if given, its order's
+    ledger, each over the version it was read at (labels "return" and "ledger"): any change made since
+    cancels all of it."""
+    tx = Tx()
+    tx.save("return", _model(ret), condition)
+    if ledger is not None:
+        tx.save("ledger", _ledger_model(ledger))
+    return tx
+
+
 def _onto_shards(moves: list[StockMove], order_id: str, hot: set[str]) -> list[StockMove]:
     """Each hot SKU's restock split over the shards the order's line drew from (the first units drawn first);
     an order placed before the SKU was hot drew from its own item."""
@@ -180,19 +191,13 @@ class DynamoReturns(Returns):
 
     def add(self, ret: Return, ledger: Ledger) -> Return:
         _bind()
-        tx = Tx()
-        tx.save("return", _model(ret), ReturnModel.return_id.does_not_exist())
-        tx.save("ledger", _ledger_model(ledger))
-        if tx.commit():
+        if _versioned_tx(ret, ReturnModel.return_id.does_not_exist(), ledger).commit():
             raise StaleWrite(ret.order_id)
         return self.get(ret.id)
 
     def save(self, ret: Return, *, ledger: Ledger | None = None, restock: bool = False) -> Return:
         _bind()
-        tx = Tx()
-        tx.save("return", _model(ret), ReturnModel.return_id.exists())
-        if ledger is not None:
-            tx.save("ledger", _ledger_model(ledger))
+        tx = _versioned_tx(ret, ReturnModel.return_id.exists(), ledger)
         moves = [StockMove(ln.sku, "restock", ln.quantity) for ln in ret.lines] if restock else []
         existing = batch_skus([m.sku for m in moves])
         hot = {m.sku for m in moves if m.sku in existing and shard_count(existing[m.sku]) > 1}
