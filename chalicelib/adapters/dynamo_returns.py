@@ -28,7 +28,7 @@ from ..services.returns_port import Ledger, Returns
 from . import cursor as cursors
 from .dynamo_stock_shards import SHARD_MOVES, shard_count, stock_writes
 from .dynamodb import Tx, batch_skus, created_key, find, versioned
-from .models import OrderModel, SkuShardModel, bind, register
+from .models import CreatedShards, OrderModel, SkuShardModel, StatusShards, bind, register
 
 # Keys only: a listing reads its page's returns by key. The status and creation indexes spread their
 # partition keys over RETURN_SHARDS shards (fewer than the orders': returns are far fewer).
@@ -41,24 +41,6 @@ class _ByOrder(GlobalSecondaryIndex):
         projection = KeysOnlyProjection()
 
     order_id = UnicodeAttribute(hash_key=True)
-    created_key = UnicodeAttribute(range_key=True)
-
-
-class _ByStatus(GlobalSecondaryIndex):
-    class Meta:
-        index_name = "status_shards"
-        projection = KeysOnlyProjection()
-
-    status_shard = UnicodeAttribute(hash_key=True)  # "<status>#<shard>"
-    created_key = UnicodeAttribute(range_key=True)
-
-
-class _ByCreated(GlobalSecondaryIndex):
-    class Meta:
-        index_name = "created_shards"
-        projection = KeysOnlyProjection()
-
-    created_shard = UnicodeAttribute(hash_key=True)  # "<shard>"
     created_key = UnicodeAttribute(range_key=True)
 
 
@@ -84,8 +66,8 @@ class ReturnModel(Model):
     version = VersionAttribute()
 
     by_order = _ByOrder()
-    status_shards = _ByStatus()
-    created_shards = _ByCreated()
+    status_shards = StatusShards()
+    created_shards = CreatedShards()
 
 
 class LedgerModel(Model):
