@@ -89,11 +89,9 @@ def state_machine_arn() -> str:
 
 class StepFunctionsWorkflow(ports.Workflow):
     def request_start(self, order_id: str, *, deliveries: Sequence[ports.Delivery] = ()) -> None:
-        from ..services.webhooks import queue_message
-
         body: dict = {"order_id": order_id}
         if deliveries:
-            body["deliveries"] = [queue_message(d) for d in deliveries]
+            body["deliveries"] = [ports.queue_message(d) for d in deliveries]
         send("checkout", body)
 
     def start(self, order_id: str, payload: dict) -> None:

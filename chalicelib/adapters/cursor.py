@@ -49,10 +49,18 @@ def status_or_created_page(model, shards: int, *, status: str | None, limit: int
     """A newest-first page of `model`'s `status_shards` index (entries "<status>#<shard>") or, without a
     status, its `created_shards` index ("<shard>"): the layout orders and returns share."""
     index, prefix = (model.status_shards, f"{status}#") if status else (model.created_shards, "")
+    return index_page(model, index, shards, prefix=prefix, limit=limit, cursor=cursor, listing=listing)
+
+
+def index_page(model, index, shards: int, *, prefix: str = "", filter_condition=None, limit: int,
+               cursor: str | None, listing: str) -> tuple[list, str | None]:
+    """A newest-first page of a sharded `index` of `model` whose partitions are "<prefix><shard>" and whose
+    sort key is `created_key`, optionally filtered (orders, returns, webhook deliveries)."""
 
     def query(shard: int, below: str | None, limit: int):
         condition = model.created_key < below if below else None
-        return index.query(f"{prefix}{shard}", condition, scan_index_forward=False, limit=limit)
+        return index.query(f"{prefix}{shard}", condition, filter_condition=filter_condition,
+                           scan_index_forward=False, limit=limit)
 
     return sharded_page(query, shards, limit=limit, cursor=cursor, listing=listing)
 

@@ -28,7 +28,7 @@ from ..services.returns_port import Ledger, Returns
 from . import cursor as cursors
 from .dynamo_stock_shards import SHARD_MOVES, shard_count, stock_writes
 from .dynamodb import Tx, batch_skus, created_key, find, versioned
-from .models import OrderModel, SkuShardModel, bind, register
+from .models import CreatedShards, OrderModel, SkuShardModel, StatusShards, bind, register
 
 # Keys only: a listing reads its page's returns by key. The status and creation indexes spread their
 # partition keys over RETURN_SHARDS shards (fewer than the orders': returns are far fewer).
@@ -41,24 +41,6 @@ class _ByOrder(GlobalSecondaryIndex):
         projection = KeysOnlyProjection()
 
     order_id = UnicodeAttribute(hash_key=True)
-    created_key = UnicodeAttribute(range_key=True)
-
-
-class _ByStatus(GlobalSecondaryIndex):
-    class Meta:
-        index_name = "status_shards"
-        projection = KeysOnlyProjection()
-
-    status_shard = UnicodeAttribute(hash_key=True)  # "<status>#<shard>"
-    created_key = UnicodeAttribute(range_key=True)
-
-
-class _ByCreated(GlobalSecondaryIndex):
-    class Meta:
-        index_name = "created_shards"
-        projection = KeysOnlyProjection()
-
-    created_shard = UnicodeAttribute(hash_key=True)  # "<shard>"
     created_key = UnicodeAttribute(range_key=True)
 
 
@@ -84,8 +66,8 @@ class ReturnModel(Model):
     version = VersionAttribute()
 
     by_order = _ByOrder()
-    status_shards = _ByStatus()
-    created_shards = _ByCreated()
+    status_shards = StatusShards()
+    created_shards = CreatedShards()
 
 
 class LedgerModel(Model):
@@ -144,6 +126,17 @@ def _ledger_model(ledger: Ledger) -> LedgerModel:
                        **versioned(ledger.version))
 
 
+def _versioned_tx(ret: Return, condition, ledger: Ledger | None) -> Tx:
+    """A transaction that writes the return (under `condition`: new, or existing) and, if given, its order's
+    ledger, each over the version it was read at (labels "return" and "ledger"): any change made since
+    cancels all of it."""
+    tx = Tx()
+    tx.save("return", _model(ret), condition)
+    if ledger is not None:
+        tx.save("ledger", _ledger_model(ledger))
+    return tx
+
+
 def _onto_shards(moves: list[StockMove], order_id: str, hot: set[str]) -> list[StockMove]:
     """Each hot SKU's restock split over the shards the order's line drew from (the first units drawn first);
     an order placed before the SKU was hot drew from its own item."""
@@ -180,19 +173,13 @@ class DynamoReturns(Returns):
 
     def add(self, ret: Return, ledger: Ledger) -> Return:
         _bind()
-        tx = Tx()
-        tx.save("return", _model(ret), ReturnModel.return_id.does_not_exist())
-        tx.save("ledger", _ledger_model(ledger))
-        if tx.commit():
+        if _versioned_tx(ret, ReturnModel.return_id.does_not_exist(), ledger).commit():
             raise StaleWrite(ret.order_id)
         return self.get(ret.id)
 
     def save(self, ret: Return, *, ledger: Ledger | None = None, restock: bool = False) -> Return:
         _bind()
-        tx = Tx()
-        tx.save("return", _model(ret), ReturnModel.return_id.exists())
-        if ledger is not None:
-            tx.save("ledger", _ledger_model(ledger))
+        tx = _versioned_tx(ret, ReturnModel.return_id.exists(), ledger)
         moves = [StockMove(ln.sku, "restock", ln.quantity) for ln in ret.lines] if restock else []
         existing = batch_skus([m.sku for m in moves])
         hot = {m.sku for m in moves if m.sku in existing and shard_count(existing[m.sku]) > 1}

@@ -119,7 +119,10 @@ class CartModel(Model):
 ORDER_SHARDS = 16
 
 
-class _OrdersByStatus(GlobalSecondaryIndex):
+class StatusShards(GlobalSecondaryIndex):
+    """A listing by status, newest first, over "<status>#<shard>" partitions; keys only. Shared by every
+    table that lists this way (orders, returns): PynamoDB gives each model its own copy of the index."""
+
     class Meta:
         index_name = "status_shards"
         projection = KeysOnlyProjection()
@@ -128,7 +131,9 @@ class _OrdersByStatus(GlobalSecondaryIndex):
     created_key = UnicodeAttribute(range_key=True)
 
 
-class _OrdersByCreated(GlobalSecondaryIndex):
+class CreatedShards(GlobalSecondaryIndex):
+    """A listing of everything, newest first, over "<shard>" partitions; keys only. Shared like StatusShards."""
+
     class Meta:
         index_name = "created_shards"
         projection = KeysOnlyProjection()
@@ -174,8 +179,8 @@ class OrderModel(Model):
     updated_at = UTCDateTimeAttribute()
     version = VersionAttribute()
 
-    status_shards = _OrdersByStatus()
-    created_shards = _OrdersByCreated()
+    status_shards = StatusShards()
+    created_shards = CreatedShards()
     by_customer = _OrdersByCustomer()
 
 

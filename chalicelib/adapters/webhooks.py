@@ -11,8 +11,7 @@ from functools import lru_cache
 from .. import config
 from ..domain.ids import utc_now
 from ..services import ports
-from ..services.ports import Delivery, Page, StaleWrite, WebhookEndpoint
-from ..services.webhooks import queue_message
+from ..services.ports import Delivery, Page, StaleWrite, WebhookEndpoint, queue_message
 from . import aws
 from . import cursor as cursors
 from .dynamodb import find, versioned, written
@@ -104,15 +103,11 @@ class DynamoWebhooks(ports.Webhooks):
     def deliveries(self, *, status: str | None, limit: int, cursor: str | None) -> Page[Delivery]:
         """Newest first, merged over the index's shards; then the page's deliveries, read by key."""
         bind()
-        condition = (WebhookDeliveryModel.status == status) if status else None
-
-        def query(shard: int, below: str | None, limit: int):
-            key = WebhookDeliveryModel.created_key < below if below else None
-            return WebhookDeliveryModel.created_shards.query(str(shard), key, filter_condition=condition,
-                                                             scan_index_forward=False, limit=limit)
-
-        hits, next_cursor = cursors.sharded_page(query, DELIVERY_SHARDS, limit=limit, cursor=cursor,
-                                                 listing=status or "*")
+        # One index for every status: a status is a filter on it (the index keeps it), not a partition.
+        hits, next_cursor = cursors.index_page(
+            WebhookDeliveryModel, WebhookDeliveryModel.created_shards, DELIVERY_SHARDS,
+            filter_condition=(WebhookDeliveryModel.status == status) if status else None,
+            limit=limit, cursor=cursor, listing=status or "*")
         found = {m.delivery_id: m for m in WebhookDeliveryModel.batch_get([hit.delivery_id for hit in hits])}
         return Page([_delivery_from(found[h.delivery_id]) for h in hits if h.delivery_id in found], next_cursor)
 

@@ -15,9 +15,9 @@ from ..domain.orders import Address
 from ..services import accounts, carts
 from . import presenters as present
 from . import schemas as s
+from .common import CART_ID
 from .http import Request, Router, looks_like_jwt
 
-CART_ID_PATTERN = r"^cart_[a-z2-7]{26}$"
 ADDRESS_ID = {"address_id": r"^addr_[a-z2-7]{26}$"}
 
 auth = Router("auth", "accounts", cors=True)
@@ -73,7 +73,7 @@ class Me(s.Output):
 
 
 class MergeIn(s.Input):
-    cart_id: Annotated[str, StringConstraints(pattern=CART_ID_PATTERN)]
+    cart_id: Annotated[str, StringConstraints(pattern=CART_ID["cart_id"])]
 
 
 class OrdersQuery(BaseModel):

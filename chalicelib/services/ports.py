@@ -281,6 +281,25 @@ class Delivery:
     version: int = 0
 
 
+def queue_message(delivery: Delivery) -> dict:
+    """The queue message of a delivery: everything its first attempt needs, with no read. The format is
+    shared by whoever queues a delivery (services, adapters) and the worker that reads it back."""
+    return {"delivery_id": delivery.id, "endpoint_id": delivery.endpoint_id, "event_id": delivery.event_id,
+            "event_type": delivery.event_type, "created_at": delivery.created_at, "payload": delivery.payload,
+            "attempts": delivery.attempts}
+
+
+def queued_delivery(message: dict) -> Delivery | str:
+    """The delivery a queue message carries; only its id for a message that names a logged delivery."""
+    if not isinstance(message.get("payload"), str):
+        return str(message["delivery_id"])
+    attempts = message.get("attempts")
+    return Delivery(id=message["delivery_id"], endpoint_id=message["endpoint_id"], event_id=message["event_id"],
+                    event_type=message["event_type"], payload=message["payload"], status="pending",
+                    attempts=attempts if isinstance(attempts, int) and attempts > 0 else 0,
+                    created_at=message["created_at"], updated_at=message["created_at"])
+
+
 class Webhooks(ABC):
     @abstractmethod
     def add_endpoint(self, endpoint: WebhookEndpoint) -> None: ...

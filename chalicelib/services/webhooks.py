@@ -151,24 +151,6 @@ def _attempted_here(delivery: Delivery) -> bool:
         here.seconds_left -= time.monotonic() - started
 
 
-def queue_message(delivery: Delivery) -> dict:
-    """The queue message of a delivery: everything its first attempt needs, with no read."""
-    return {"delivery_id": delivery.id, "endpoint_id": delivery.endpoint_id, "event_id": delivery.event_id,
-            "event_type": delivery.event_type, "created_at": delivery.created_at, "payload": delivery.payload,
-            "attempts": delivery.attempts}
-
-
-def queued_delivery(message: dict) -> Delivery | str:
-    """The delivery a queue message carries; only its id for a message that names a logged delivery."""
-    if not isinstance(message.get("payload"), str):
-        return str(message["delivery_id"])
-    attempts = message.get("attempts")
-    return Delivery(id=message["delivery_id"], endpoint_id=message["endpoint_id"], event_id=message["event_id"],
-                    event_type=message["event_type"], payload=message["payload"], status="pending",
-                    attempts=attempts if isinstance(attempts, int) and attempts > 0 else 0,
-                    created_at=message["created_at"], updated_at=message["created_at"])
-
-
 class DeliveryFailed(Exception):
     """This attempt failed; the queue delivers the message again later, or parks it in its DLQ."""
 

@@ -105,12 +105,13 @@ def _batch(event, context, record_handler):
 @workers.lambda_function(name="start_order_workflows")
 def start_order_workflows(event, context):
     from ..services import lifecycle, webhooks
+    from ..services.ports import queued_delivery
 
     def handle(record):
         body = json.loads(record.body)
         lifecycle.start_workflow(body["order_id"], _ctx(), payment_timeout=config.payment_timeout_seconds(),
                                  shipment_timeout=config.shipment_timeout_seconds())
-        held = [webhooks.queued_delivery(m) for m in body.get("deliveries") or () if isinstance(m, dict)]
+        held = [queued_delivery(m) for m in body.get("deliveries") or () if isinstance(m, dict)]
         webhooks.hand_over([d for d in held if not isinstance(d, str)], _ctx())
 
     with _first_attempts_here():
@@ -131,10 +132,11 @@ def deliver_webhooks(event, context):
     import time
 
     from ..services import webhooks
+    from ..services.ports import queued_delivery
 
     def handle(record):
         receive_count = int(record.attributes.approximate_receive_count or 1)
-        queued = webhooks.queued_delivery(json.loads(record.body))
+        queued = queued_delivery(json.loads(record.body))
         delivery_id = queued if isinstance(queued, str) else queued.id
         try:
             webhooks.deliver(queued, receive_count, _ctx(), now=int(time.time()),

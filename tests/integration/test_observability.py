@@ -14,7 +14,7 @@ from moto import mock_aws
 
 from chalicelib.adapters.metrics import CloudWatchMeter
 from chalicelib.services import webhooks
-from chalicelib.services.ports import Delivery, Meter, WebhookSender
+from chalicelib.services.ports import Delivery, Meter, WebhookSender, queue_message, queued_delivery
 from local import infra
 
 CHALICELIB = infra.REPO_ROOT / "chalicelib"
@@ -95,7 +95,7 @@ def test_a_failed_attempt_and_a_delivery_given_up_are_counted_apart(ctx):
     c = replace(ctx, meter=meter, sender=DownSender())
     endpoint = webhooks.register_endpoint("https://merchant.example/hooks", ["order.paid"], c, allow_local=False)
     delivery_id = f"{endpoint.id}.evt_1"
-    queued = webhooks.queued_delivery(webhooks.queue_message(Delivery(
+    queued = queued_delivery(queue_message(Delivery(
         id=delivery_id, endpoint_id=endpoint.id, event_id="evt_1", event_type="order.paid", payload="{}",
         status="pending", attempts=0, created_at="2026-01-01T00:00:00Z", updated_at="2026-01-01T00:00:00Z")))
 

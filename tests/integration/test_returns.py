@@ -13,7 +13,7 @@ from chalicelib.adapters.models import SkuModel
 from chalicelib.adapters.payments import SimulatedGateway
 from chalicelib.domain.commands import AddToCart, PlaceOrder
 from chalicelib.domain.errors import Conflict, Invalid, InvalidTransition
-from chalicelib.domain.ids import rfc3339
+from chalicelib.domain.ids import new_id, rfc3339
 from chalicelib.domain.money import Money
 from chalicelib.domain.orders import Address
 from chalicelib.domain.returns import ReturnQuantityExceeded
@@ -121,6 +121,33 @@ def test_the_return_and_the_stock_are_written_together_or_not_at_all(rctx):
     SkuModel(sku).update(actions=[SkuModel.on_hand.set(on_hand)])
     assert returns.receive(approved.id, rctx).status == "refunded"
     assert rctx.inventory.get(sku).on_hand == on_hand + 1
+
+
+def test_the_return_and_its_ledger_are_written_over_their_versions_or_not_at_all(rctx):
+    order, sku = _shipped(rctx)
+    ret = returns.request_return(order.id, ADMIN, [(sku, 1)], "too small", rctx, window_days=30)
+    ledger = rctx.returns.ledger(order.id)
+    assert ledger.held == {sku: 1}
+    stale = replace(ledger, version=ledger.version - 1)
+
+    another = replace(ret, id=new_id("ret"), version=0)
+    with pytest.raises(StaleWrite):
+        rctx.returns.add(another, stale.changed(another, +1))
+    assert rctx.returns.get(another.id) is None, "no return without its ledger"
+    with pytest.raises(StaleWrite):
+        rctx.returns.add(replace(ret, version=0), ledger.changed(ret, +1))
+    assert rctx.returns.ledger(order.id) == ledger, "a return is added once, ledger and all"
+
+    with pytest.raises(StaleWrite):
+        rctx.returns.save(ret.reject("worn", ret.updated_at), ledger=stale.changed(ret, -1))
+    with pytest.raises(StaleWrite):
+        rctx.returns.save(another.reject("worn", ret.updated_at), ledger=ledger.changed(another, -1))
+    kept = rctx.returns.get(ret.id)
+    assert (kept.status, kept.version) == ("requested", ret.version), "no rejection without its ledger"
+    assert rctx.returns.ledger(order.id) == ledger and rctx.returns.get(another.id) is None
+
+    rejected = rctx.returns.save(ret.reject("worn", ret.updated_at), ledger=ledger.changed(ret, -1))
+    assert rejected.status == "rejected" and rctx.returns.ledger(order.id).held == {}
 
 
 def test_two_concurrent_receives_restock_once_and_refund_once(rctx):

@@ -5,6 +5,7 @@ from dataclasses import replace
 import pytest
 
 from chalicelib.adapters.models import WebhookEndpointModel
+from chalicelib.domain.errors import Invalid
 from chalicelib.services import webhooks
 
 
@@ -55,6 +56,16 @@ def test_the_delivery_log_pages_over_its_shards_newest_first_and_filters_by_stat
     assert seen[:20] == list(reversed(ours))
     failures = webhooks.deliveries(status="failed", limit=50, cursor=None).items
     assert ours[3] in [d.id for d in failures] and all(d.status == "failed" for d in failures)
+
+    for i in (8, 15):
+        webhooks.save_delivery(replace(webhooks.delivery(ours[i]), status="failed"))
+    first = webhooks.deliveries(status="failed", limit=2, cursor=None)
+    assert [d.id for d in first.items] == [ours[15], ours[8]], "the filtered listing pages newest first too"
+    second = webhooks.deliveries(status="failed", limit=2, cursor=first.next_cursor)
+    assert second.items[0].id == ours[3] and all(d.status == "failed" for d in second.items)
+    with pytest.raises(Invalid):  # a cursor of the unfiltered listing is not one of the filtered listing
+        webhooks.deliveries(status="failed", limit=2, cursor=webhooks.deliveries(status=None, limit=1,
+                                                                                 cursor=None).next_cursor)
 
 
 def test_publishing_reuses_a_recent_endpoint_list_and_sees_this_process_changes_at_once(ctx):

@@ -9,7 +9,17 @@ from dataclasses import replace
 import pytest
 
 from chalicelib.services import webhooks
-from chalicelib.services.ports import Event, Page, SendFailed, StaleWrite, WebhookEndpoint, Webhooks, WebhookSender
+from chalicelib.services.ports import (
+    Event,
+    Page,
+    SendFailed,
+    StaleWrite,
+    WebhookEndpoint,
+    Webhooks,
+    WebhookSender,
+    queue_message,
+    queued_delivery,
+)
 from tests.fakes import fake_context
 
 ENDPOINT = WebhookEndpoint(id="we_" + "a" * 26, url="https://merchant.example/hooks", events=("order.paid",),
@@ -57,7 +67,7 @@ class MemoryWebhooks(Webhooks):
         return Page([], None)
 
     def enqueue(self, delivery, delay_seconds=0, *, redelivery=""):
-        self.queued.append((webhooks.queue_message(delivery), delay_seconds, redelivery))
+        self.queued.append((queue_message(delivery), delay_seconds, redelivery))
 
 
 class Sender(WebhookSender):
@@ -95,7 +105,7 @@ def test_publishing_queues_the_whole_delivery_and_logs_nothing_before_the_first_
     c.notifier.publish(_event())
     (message, delay, redelivery), = c.webhooks.queued
     assert c.webhooks.logged == {} and (delay, redelivery) == (0, "")
-    queued = webhooks.queued_delivery(message)
+    queued = queued_delivery(message)
     assert queued.id == f"{ENDPOINT.id}.evt_1" and '"n":1' in queued.payload and queued.attempts == 0
 
     assert webhooks.deliver(queued, 1, c, now=1, **SETTINGS) == "delivered"
@@ -161,7 +171,7 @@ def test_a_chain_makes_max_attempts_in_all_counting_those_made_before_it_was_que
     c = replace(c, sender=Sender(503, 503, 503, 503))
     with _here(c, []):
         c.notifier.publish(_event())
-    queued = webhooks.queued_delivery(c.webhooks.queued[0][0])
+    queued = queued_delivery(c.webhooks.queued[0][0])
     with pytest.raises(webhooks.DeliveryFailed):
         webhooks.deliver(queued, 1, c, now=1, handle="h1", **SETTINGS)
     with pytest.raises(webhooks.DeliveryFailed):
@@ -177,7 +187,7 @@ def test_a_chain_makes_max_attempts_in_all_counting_those_made_before_it_was_que
 
 def test_a_timeout_is_logged_as_its_class(c):
     c = replace(c, sender=Sender(SendFailed("timeout")))
-    queued = webhooks.queued_delivery({"delivery_id": f"{ENDPOINT.id}.evt_9", "endpoint_id": ENDPOINT.id,
+    queued = queued_delivery({"delivery_id": f"{ENDPOINT.id}.evt_9", "endpoint_id": ENDPOINT.id,
                                        "event_id": "evt_9", "event_type": "order.paid", "created_at": "t",
                                        "payload": "{}"})
     with pytest.raises(webhooks.DeliveryFailed):
@@ -186,9 +196,9 @@ def test_a_timeout_is_logged_as_its_class(c):
 
 
 def test_a_message_that_names_only_a_delivery_id_is_read_from_the_log(c):
-    assert webhooks.queued_delivery({"delivery_id": "we_x.evt_x"}) == "we_x.evt_x"
+    assert queued_delivery({"delivery_id": "we_x.evt_x"}) == "we_x.evt_x"
     assert webhooks.deliver("we_x.evt_x", 1, c, now=1, **SETTINGS) == "missing"
-    c.webhooks.add_delivery(webhooks.queued_delivery({"delivery_id": f"{ENDPOINT.id}.evt_8",
+    c.webhooks.add_delivery(queued_delivery({"delivery_id": f"{ENDPOINT.id}.evt_8",
                                                       "endpoint_id": ENDPOINT.id, "event_id": "evt_8",
                                                       "event_type": "order.paid", "created_at": "t",
                                                       "payload": "{}"}))
