@@ -284,3 +284,16 @@ def test_redrive_does_not_know_a_mark():
 ])
 def test_a_body_is_redacted_in_one_place(payload, expected):
     assert redacted_body(payload, "erased:x") == expected
+
+
+def test_a_marked_first_attempt_that_fails_queues_its_retry_with_the_erased_email(c):
+    c = replace(c, sender=Sender(503))
+    c.notifier.publish(_order_event())
+    queued = webhooks.queued_delivery(c.webhooks.queued[0][0])
+    c.webhooks.mark_erased(queued.id, "erased:abc")
+    with pytest.raises(webhooks.DeliveryFailed):
+        webhooks.deliver(queued, 1, c, now=1, **SETTINGS)
+    logged = c.webhooks.logged[queued.id]
+    assert (logged.status, logged.attempts, logged.last_error) == ("pending", 1, "http_5xx")
+    retry = webhooks.queued_delivery(c.webhooks.queued[-1][0])
+    assert "ada@example.com" not in logged.payload + retry.payload and "erased:abc" in retry.payload
