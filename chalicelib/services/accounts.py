@@ -330,7 +330,9 @@ def _redact_deliveries(order_id: str, customer_id: str, ctx: Context) -> None:
                     if not ctx.webhooks.mark_erased(delivery_id, erased):
                         raise StaleWrite(delivery_id)  # its first attempt was logged meanwhile: redact that
                     return
-                payload = "" if delivery.marker else redacted_body(delivery.payload, erased)
+                if delivery.marker:  # marked by an earlier try of this erasure
+                    return
+                payload = redacted_body(delivery.payload, erased)
                 if payload != delivery.payload:
                     ctx.webhooks.save_delivery(replace(delivery, payload=payload))
 
