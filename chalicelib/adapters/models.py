@@ -240,8 +240,23 @@ class WebhookDeliveryModel(Model):
     updated_at = UnicodeAttribute()
     expires_at = TTLAttribute(null=True)
     version = VersionAttribute()
+    erased_email = UnicodeAttribute(null=True)  # only on an erasure's marker (WebhookErasureMarkModel)
 
     created_shards = _DeliveriesByCreated()
+
+
+class WebhookErasureMarkModel(Model):
+    """A customer's erasure marks, in the delivery log, the ids of their deliveries not logged yet: the first
+    attempt (whose read of the id is there anyway) finds it and sends and logs the body redacted. Without
+    the index's keys, a marker is never listed."""
+
+    class Meta:
+        table_name = "webhook-deliveries"
+
+    delivery_id = UnicodeAttribute(hash_key=True)
+    erased_email = UnicodeAttribute()
+    expires_at = TTLAttribute()
+    version = VersionAttribute()
 
 
 class InboundEventModel(Model):
@@ -280,7 +295,8 @@ class CustomerModel(Model):
 
 _TABLES = {ProductModel: "products", SkuModel: "skus", SkuShardModel: "skus", CartModel: "carts", OrderModel: "orders",
            ApiKeyModel: "api_keys", WebhookEndpointModel: "webhook_endpoints",
-           WebhookDeliveryModel: "webhook_deliveries", InboundEventModel: "inbound_events",
+           WebhookDeliveryModel: "webhook_deliveries", WebhookErasureMarkModel: "webhook_deliveries",
+           InboundEventModel: "inbound_events",
            CustomerModel: "customers"}
 _bound: tuple | None = None
 

@@ -15,7 +15,14 @@ from ..services.ports import Delivery, Page, StaleWrite, WebhookEndpoint, queue_
 from . import aws
 from . import cursor as cursors
 from .dynamodb import find, versioned, written
-from .models import DELIVERY_SHARDS, InboundEventModel, WebhookDeliveryModel, WebhookEndpointModel, bind
+from .models import (
+    DELIVERY_SHARDS,
+    InboundEventModel,
+    WebhookDeliveryModel,
+    WebhookEndpointModel,
+    WebhookErasureMarkModel,
+    bind,
+)
 
 _KEEP_DELIVERIES = timedelta(days=30)
 # The endpoint list as this process last read it (monotonic time, list): publishing reads it on every event.
@@ -43,6 +50,10 @@ def _endpoint_from(m: WebhookEndpointModel) -> WebhookEndpoint:
 
 
 def _delivery_from(m: WebhookDeliveryModel) -> Delivery:
+    if m.created_key is None and m.erased_email:  # an erasure's marker: nothing logged yet
+        return Delivery(id=m.delivery_id, endpoint_id="", event_id="", event_type="", payload="",
+                        status=ports.UNLOGGED, attempts=0, created_at="", updated_at="", version=m.version or 0,
+                        erased_email=m.erased_email)
     payload = zlib.decompress(m.payload_z).decode() if m.payload_z is not None else m.payload or ""
     return Delivery(id=m.delivery_id, endpoint_id=m.endpoint_id, event_id=m.event_id, event_type=m.event_type,
                     payload=payload, status=m.status, attempts=int(m.attempts or 0), created_at=m.created_at,
@@ -93,6 +104,11 @@ class DynamoWebhooks(ports.Webhooks):
     def delivery(self, delivery_id: str) -> Delivery | None:
         model = find(WebhookDeliveryModel, delivery_id)
         return None if model is None else _delivery_from(model)
+
+    def mark_erased(self, delivery_id: str, erased_email: str) -> bool:
+        model = WebhookErasureMarkModel(delivery_id, erased_email=erased_email,
+                                        expires_at=utc_now() + _KEEP_DELIVERIES)  # past any queue's retention
+        return written(lambda: model.save(WebhookErasureMarkModel.delivery_id.does_not_exist()))
 
     def save_delivery(self, delivery: Delivery) -> Delivery:
         model = _delivery_model(delivery)

@@ -161,3 +161,20 @@ def check_target(url: str, resolve: Resolver, *, allow_local: bool) -> None:
         for address in addresses:
             if not _public(address):
                 raise refuse(f"{parts.hostname} resolves to a non-public address ({address})")
+
+
+def redacted_body(payload: str, erased_email: str) -> str:
+    """An order event's body with the email an erased customer gave replaced by `erased_email` (what their
+    orders keep), in the compact form it was published in; any other body unchanged. The one place a body
+    is redacted: erasure applies it to the delivery log, and a first attempt the erasure marked applies it
+    before the body is sent and logged."""
+    try:
+        body = json.loads(payload)
+    except ValueError:
+        return payload
+    data = body.get("data") if isinstance(body, dict) else None
+    order = data.get("order") if isinstance(data, dict) else None
+    if not isinstance(order, dict) or order.get("email") in (None, erased_email):
+        return payload
+    order["email"] = erased_email
+    return json.dumps(body, separators=(",", ":"))

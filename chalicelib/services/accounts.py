@@ -311,26 +311,29 @@ def _redact_order(order_id: str, customer_id: str, ctx: Context) -> None:
 
 def _redact_deliveries(order_id: str, customer_id: str, ctx: Context) -> None:
     """The delivery log keeps each order event's body: the email in it is replaced as on the order. Their
-    ids are endpoint + event, and an order event's id derives from its type and the order id."""
-    import json
-
+    ids are endpoint + event, and an order event's id derives from its type and the order id. An id with
+    nothing logged yet gets a marker (a conditional put): its delivery may still be queued for its first
+    attempt, which then sends and logs the body redacted."""
+    from ..domain.webhooks import redacted_body
     from .webhooks import EVENT_TYPES
 
     if ctx.webhooks is None:
         return
+    erased = erased_email(customer_id)
     for endpoint in ctx.webhooks.endpoints():
-        for event_type in (t for t in EVENT_TYPES if t.startswith("order.")):
+        for event_type in (t for t in EVENT_TYPES if t.startswith("order.") and t in endpoint.events):
             delivery_id = f"{endpoint.id}.{derived_id('evt', event_type, order_id)}"
 
             def attempt(delivery_id: str = delivery_id) -> None:
                 delivery = ctx.webhooks.delivery(delivery_id)
                 if delivery is None:
+                    if not ctx.webhooks.mark_erased(delivery_id, erased):
+                        raise StaleWrite(delivery_id)  # its first attempt was logged meanwhile: redact that
                     return
-                body = json.loads(delivery.payload)
-                order = (body.get("data") or {}).get("order") or {}
-                if order.get("email") in (None, erased_email(customer_id)):
+                if delivery.marker:  # marked by an earlier try of this erasure
                     return
-                order["email"] = erased_email(customer_id)
-                ctx.webhooks.save_delivery(replace(delivery, payload=json.dumps(body, separators=(",", ":"))))
+                payload = redacted_body(delivery.payload, erased)
+                if payload != delivery.payload:
+                    ctx.webhooks.save_delivery(replace(delivery, payload=payload))
 
             retrying(attempt, times=_RETRIES, conflict=f"delivery {delivery_id} is being sent; retry the erasure")

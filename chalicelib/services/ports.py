@@ -272,13 +272,21 @@ class Delivery:
     event_id: str
     event_type: str
     payload: str  # the exact JSON body sent, so a redelivery is byte-identical
-    status: str  # pending | delivered | failed | canceled
+    status: str  # pending | delivered | failed | canceled; UNLOGGED for an erasure's marker
     attempts: int
     created_at: str
     updated_at: str
     last_status_code: int | None = None
     last_error: str = ""
     version: int = 0
+    erased_email: str = ""  # a marker's: what its body must carry instead of the erased customer's email
+
+    @property
+    def marker(self) -> bool:
+        return self.status == UNLOGGED
+
+
+UNLOGGED = "unlogged"  # no attempt logged yet: a customer's erasure marked the id (Webhooks.mark_erased)
 
 
 def queue_message(delivery: Delivery) -> dict:
@@ -317,10 +325,17 @@ class Webhooks(ABC):
 
     @abstractmethod
     def add_delivery(self, delivery: Delivery) -> bool:
-        """Logs a delivery at its first attempt; False if a delivery with that id is logged already."""
+        """Logs a delivery at its first attempt; False if a delivery (or a marker) with that id is there."""
 
     @abstractmethod
-    def delivery(self, delivery_id: str) -> Delivery | None: ...
+    def delivery(self, delivery_id: str) -> Delivery | None:
+        """The logged delivery, or the erasure's marker (`marker`, with only `erased_email` and `version`)."""
+
+    @abstractmethod
+    def mark_erased(self, delivery_id: str, erased_email: str) -> bool:
+        """Marks a delivery not logged yet (perhaps still queued, perhaps never to be published) so that its
+        first attempt sends and logs the body with `erased_email`: a put conditional on nothing under the
+        id. False when something is (a logged delivery, or a marker)."""
 
     @abstractmethod
     def save_delivery(self, delivery: Delivery) -> Delivery:

@@ -166,7 +166,10 @@ def deliver(queued: Delivery | str, receive_count: int, ctx: Context, *, now: in
     delivery_id = queued if isinstance(queued, str) else queued.id
     made_before = 0 if isinstance(queued, str) else queued.attempts
     recorded = ctx.webhooks.delivery(delivery_id)
-    delivery = recorded or (None if isinstance(queued, str) else queued)
+    if recorded is not None and recorded.marker:  # the customer was erased while it waited: sent redacted
+        delivery = None if isinstance(queued, str) else _erased(queued, recorded)
+    else:
+        delivery = recorded or (None if isinstance(queued, str) else queued)
     if delivery is None or delivery.status in ("delivered", "canceled"):
         return delivery.status if delivery else "missing"
     if recorded is not None and recorded.status == "failed" and made_before:
@@ -223,9 +226,18 @@ def _record(ctx: Context, delivery: Delivery, recorded: Delivery | None, *, stat
 
     def attempt() -> Delivery:
         current = read.pop() if read else (ctx.webhooks.delivery(delivery.id) or delivery)
+        if current.marker:  # the first attempt's log, over the marker of an erasure made meanwhile
+            current = _erased(delivery, current)
         return ctx.webhooks.save_delivery(outcome(current))
 
     return retrying(attempt, times=5, conflict=f"delivery {delivery.id} is changing; try again")
+
+
+def _erased(delivery: Delivery, marker: Delivery) -> Delivery:
+    """The delivery as its first attempt sends and logs it after the customer's erasure marked it: the body
+    redacted, written over the marker (its version)."""
+    return replace(delivery, payload=rules.redacted_body(delivery.payload, marker.erased_email),
+                   version=marker.version)
 
 
 def backoff_seconds(receive_count: int, base: int) -> int:
@@ -240,7 +252,8 @@ def redrive(delivery_id: str, ctx: Context) -> Delivery:
     """Send a failed (parked) delivery again from its first attempt. Only a `failed` one: a pending delivery
     is on its way already, and a second chain would send it twice. The write is conditional on the version
     read, so of two redrives at once one starts a chain and the other is a 409."""
-    delivery = found(ctx.webhooks.delivery(delivery_id), f"delivery {delivery_id}")
+    logged = ctx.webhooks.delivery(delivery_id)
+    delivery = found(None if logged is None or logged.marker else logged, f"delivery {delivery_id}")
     if delivery.status != "failed":
         raise Conflict(f"only a failed delivery can be redriven; this one is {delivery.status}")
     if ctx.webhooks.endpoint(delivery.endpoint_id) is None:

@@ -4,12 +4,17 @@ publishes is held for the workflow's start message; a chain makes SHELF_WEBHOOK_
 all, however many were made before its message was queued."""
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import pytest
 
+from chalicelib.domain.errors import NotFound
+from chalicelib.domain.webhooks import redacted_body
 from chalicelib.services import webhooks
 from chalicelib.services.ports import (
+    UNLOGGED,
+    Delivery,
     Event,
     Page,
     SendFailed,
@@ -54,6 +59,14 @@ class MemoryWebhooks(Webhooks):
 
     def delivery(self, delivery_id):
         return self.logged.get(delivery_id)
+
+    def mark_erased(self, delivery_id, erased_email):
+        if delivery_id in self.logged:
+            return False
+        self.logged[delivery_id] = Delivery(id=delivery_id, endpoint_id="", event_id="", event_type="", payload="",
+                                            status=UNLOGGED, attempts=0, created_at="", updated_at="", version=1,
+                                            erased_email=erased_email)
+        return True
 
     def save_delivery(self, delivery):
         current = self.logged.get(delivery.id)
@@ -218,3 +231,71 @@ def test_with_one_attempt_in_all_the_queue_makes_it_so_that_a_failure_is_parked(
                                       **{**SETTINGS, "max_attempts": 1}):
         c.notifier.publish(_event())
     assert c.sender.sent == [] and len(c.webhooks.queued) == 1
+
+
+def _order_event(email="ada@example.com"):
+    return Event(id="evt_o", type="order.paid", created_at="2026-01-01T00:00:00Z",
+                 data={"order": {"id": "ord_1", "email": email, "lines": []}})
+
+
+def test_a_first_attempt_the_erasure_marked_sends_and_logs_the_erased_email_in_one_write(c):
+    c.notifier.publish(_order_event())
+    queued = queued_delivery(c.webhooks.queued[0][0])
+    assert c.webhooks.mark_erased(queued.id, "erased:abc") and not c.webhooks.mark_erased(queued.id, "erased:abc")
+    bodies: list = []
+    c.sender.post = lambda url, body, headers, timeout: bodies.append(body) or 200
+
+    assert webhooks.deliver(queued, 1, c, now=1, **SETTINGS) == "delivered"
+    logged = c.webhooks.logged[queued.id]
+    assert (logged.status, logged.attempts, c.webhooks.writes) == ("delivered", 1, 1)
+    assert json.loads(logged.payload)["data"]["order"]["email"] == "erased:abc" and not logged.marker
+    assert bodies == [logged.payload.encode()] and b"ada@example.com" not in bodies[0]
+
+
+def test_an_erasure_during_a_first_attempt_still_keeps_the_email_out_of_the_log(c):
+    """The attempt read the log before the erasure marked the id: the body it had already sent is the
+    merchant's, but its log write, conditional on nothing being there, meets the mark and logs redacted."""
+    c.notifier.publish(_order_event())
+    queued = queued_delivery(c.webhooks.queued[0][0])
+
+    def erased_while_sending(url, body, headers, timeout):
+        assert c.webhooks.mark_erased(queued.id, "erased:abc")
+        return 200
+
+    c.sender.post = erased_while_sending
+    assert webhooks.deliver(queued, 1, c, now=1, **SETTINGS) == "delivered"
+    logged = c.webhooks.logged[queued.id]
+    assert (logged.status, logged.attempts) == ("delivered", 1)
+    assert "ada@example.com" not in logged.payload and "erased:abc" in logged.payload
+
+
+def test_redrive_does_not_know_a_mark():
+    c = fake_context(webhooks=MemoryWebhooks(), sender=Sender())
+    c.webhooks.mark_erased(f"{ENDPOINT.id}.evt_m", "erased:abc")
+    with pytest.raises(NotFound):
+        webhooks.redrive(f"{ENDPOINT.id}.evt_m", c)
+
+
+@pytest.mark.parametrize("payload,expected", [
+    ('{"data":{"order":{"email":"a@b.example","id":"o"}}}', '{"data":{"order":{"email":"erased:x","id":"o"}}}'),
+    ('{"data":{"order":{"email":"erased:x"}}}', '{"data":{"order":{"email":"erased:x"}}}'),
+    ('{"data":{"return":{"id":"r"}}}', '{"data":{"return":{"id":"r"}}}'),
+    ('{"data":[1]}', '{"data":[1]}'),
+    ("[]", "[]"),
+    ("not json", "not json"),
+])
+def test_a_body_is_redacted_in_one_place(payload, expected):
+    assert redacted_body(payload, "erased:x") == expected
+
+
+def test_a_marked_first_attempt_that_fails_queues_its_retry_with_the_erased_email(c):
+    c = replace(c, sender=Sender(503))
+    c.notifier.publish(_order_event())
+    queued = queued_delivery(c.webhooks.queued[0][0])
+    c.webhooks.mark_erased(queued.id, "erased:abc")
+    with pytest.raises(webhooks.DeliveryFailed):
+        webhooks.deliver(queued, 1, c, now=1, **SETTINGS)
+    logged = c.webhooks.logged[queued.id]
+    assert (logged.status, logged.attempts, logged.last_error) == ("pending", 1, "http_5xx")
+    retry = queued_delivery(c.webhooks.queued[-1][0])
+    assert "ada@example.com" not in logged.payload + retry.payload and "erased:abc" in retry.payload
