@@ -117,10 +117,8 @@ class DynamoInventory(ports.Inventory):
         and the on-hand figure read, their units moved to the others. The base item's shard count changes
         in the same transaction, guarded by the count read. A lost race is read and planned again."""
         for _ in range(_STOCK_RETRIES):
-            base, levels = self._current(sku)
+            base, levels = self._current(sku)  # every shard there is, those going away too
             old = shard_count(base)
-            if old > count:  # the shards going away: read the ones past the count too
-                levels = read_shards({sku: old})[sku]
             targets = reshard(levels, count, on_hand)
             tx = Tx()
             for shard in range(count):

@@ -26,9 +26,6 @@ from .pricing_codec import pricing_from, pricing_map
 _PLAN_ATTEMPTS = 5  # plans of a hot SKU's line, each from fresh reads, before it is out of stock
 _PLAN_WINDOW = 2  # shards a plan reads first
 
-# A zero-total order is paid at checkout: its goods leave on hand at once, never reserved.
-_SELL = lambda q: ([SkuModel.on_hand.add(-q), SkuModel.available.add(-q)], SkuModel.available >= q)  # noqa: E731
-
 
 def _order_model(o: Order) -> OrderModel:
     return OrderModel(
@@ -156,6 +153,7 @@ class DynamoOrders(ports.Orders):
         tx.update("cart", CartModel(cart.id, **versioned(cart.version)),
                   [CartModel.status.set("checked_out"), CartModel.updated_at.set(order.created_at)],
                   CartModel.status == "open")
+        # A zero-total order is paid at checkout: its goods leave on hand at once, never reserved.
         kind = "reserve" if order.status == "pending_payment" else "sell"
         for line in order.lines:
             if line.sku in allocations:
@@ -163,7 +161,7 @@ class DynamoOrders(ports.Orders):
                     actions, condition = SHARD_MOVES[kind](qty)
                     tx.update(("sku", line.sku, shard), shard_item(line.sku, shard), actions, condition)
                 continue
-            actions, condition = (STOCK_MOVES["reserve"] if kind == "reserve" else _SELL)(line.quantity)
+            actions, condition = STOCK_MOVES[kind](line.quantity)
             tx.update(("sku", line.sku), SkuModel(line.sku), actions, condition)
         if order.discount is not None:
             redeem(tx, code=order.discount.code, email=order.email, once_per_email=order.discount.once_per_email,

@@ -22,13 +22,13 @@ from ..domain.ids import rfc3339
 from ..domain.money import Money
 from ..domain.orders import StockMove
 from ..domain.returns import Return, ReturnLine, StatusChange
-from ..domain.stock_shards import decode, part_of
 from ..services.ports import Page, StaleWrite
 from ..services.returns_port import Ledger, Returns
 from . import cursor as cursors
+from .dynamo_orders import DynamoOrders
 from .dynamo_stock_shards import SHARD_MOVES, shard_count, stock_writes
 from .dynamodb import Tx, batch_skus, created_key, find, versioned
-from .models import CreatedShards, OrderModel, SkuShardModel, StatusShards, bind, register
+from .models import CreatedShards, SkuShardModel, StatusShards, bind, register
 
 # Keys only: a listing reads its page's returns by key. The status and creation indexes spread their
 # partition keys over RETURN_SHARDS shards (fewer than the orders': returns are far fewer).
@@ -83,7 +83,6 @@ class LedgerModel(Model):
 
 register(ReturnModel, "returns")
 register(LedgerModel, "returns")
-_bind = bind
 
 
 def _parse_time(text: str) -> datetime:
@@ -138,47 +137,38 @@ def _versioned_tx(ret: Return, condition, ledger: Ledger | None) -> Tx:
 
 
 def _onto_shards(moves: list[StockMove], order_id: str, hot: set[str]) -> list[StockMove]:
-    """Each hot SKU's restock split over the shards the order's line drew from (the first units drawn first);
-    an order placed before the SKU was hot drew from its own item."""
-    order = find(OrderModel, order_id)
-    drawn = {}
-    for line in (order.lines if order is not None else []):
-        line = line.as_dict() if hasattr(line, "as_dict") else dict(line)
-        if line["sku"] in hot and line.get("allocation"):
-            allocation = line["allocation"]
-            drawn[line["sku"]] = decode(allocation.as_dict() if hasattr(allocation, "as_dict") else allocation)
-    out: list[StockMove] = []
-    for m in moves:
-        if m.sku in drawn:
-            out += [StockMove(m.sku, m.kind, qty, shard) for shard, qty in part_of(drawn[m.sku], m.quantity)]
-        else:
-            out.append(m)
-    return out
+    """Each hot SKU's restock split over the shards the order's line drew from (the first units drawn first,
+    `Order.allocation`); an order placed before the SKU was hot drew from its own item."""
+    order = DynamoOrders().get(order_id)
+    if order is None:
+        return moves
+    return [StockMove(m.sku, m.kind, qty, shard) for m in moves
+            for shard, qty in (order.allocation(m.sku, m.quantity) if m.sku in hot else ((m.shard, m.quantity),))]
 
 
 class DynamoReturns(Returns):
     def get(self, return_id: str) -> Return | None:
-        _bind()
+        bind()
         if not return_id.startswith("ret_"):
             return None  # ledger items share the table
         model = find(ReturnModel, return_id)
         return None if model is None else _return(model)
 
     def ledger(self, order_id: str) -> Ledger:
-        _bind()
+        bind()
         model = find(LedgerModel, order_id)
         if model is None:
             return Ledger(order_id, {}, 0)
         return Ledger(order_id, {k: int(v) for k, v in _as_dict(model.held).items()}, model.version or 0)
 
     def add(self, ret: Return, ledger: Ledger) -> Return:
-        _bind()
+        bind()
         if _versioned_tx(ret, ReturnModel.return_id.does_not_exist(), ledger).commit():
             raise StaleWrite(ret.order_id)
         return self.get(ret.id)
 
     def save(self, ret: Return, *, ledger: Ledger | None = None, restock: bool = False) -> Return:
-        _bind()
+        bind()
         tx = _versioned_tx(ret, ReturnModel.return_id.exists(), ledger)
         moves = [StockMove(ln.sku, "restock", ln.quantity) for ln in ret.lines] if restock else []
         existing = batch_skus([m.sku for m in moves])
@@ -200,12 +190,12 @@ class DynamoReturns(Returns):
         return [_return(found[i]) for i in return_ids if i in found]
 
     def for_order(self, order_id: str) -> list[Return]:
-        _bind()
+        bind()
         return self._read([hit.return_id for hit in ReturnModel.by_order.query(order_id, scan_index_forward=False)])
 
     def list(self, *, status: str | None, limit: int, cursor: str | None) -> Page[Return]:
         """Newest first, merged over the index's shards; then the page's returns, read by key."""
-        _bind()
+        bind()
         hits, next_cursor = cursors.status_or_created_page(ReturnModel, RETURN_SHARDS, status=status, limit=limit,
                                                            cursor=cursor, listing=f"returns:{status or '*'}")
         return Page(self._read([hit.return_id for hit in hits]), next_cursor)

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from ..domain.inventory import StockLevel
 from ..domain.orders import StockMove
 from ..domain.stock_shards import aggregate
+from .dynamodb import stock_moves
 from .models import SkuModel, SkuShardModel, bind
 
 
@@ -87,15 +88,4 @@ def shard_item(sku: str, shard: int) -> SkuShardModel:
     return SkuShardModel(shard_key(sku, shard))
 
 
-SHARD_MOVES = {
-    "reserve": lambda q: ([SkuShardModel.reserved.add(q), SkuShardModel.available.add(-q)],
-                          SkuShardModel.available >= q),
-    "sell": lambda q: ([SkuShardModel.on_hand.add(-q), SkuShardModel.available.add(-q)],
-                       SkuShardModel.available >= q),
-    "release": lambda q: ([SkuShardModel.reserved.add(-q), SkuShardModel.available.add(q)],
-                          SkuShardModel.reserved >= q),
-    "commit": lambda q: ([SkuShardModel.reserved.add(-q), SkuShardModel.on_hand.add(-q)],
-                         SkuShardModel.reserved >= q),
-    "restock": lambda q: ([SkuShardModel.on_hand.add(q), SkuShardModel.available.add(q)],
-                          SkuShardModel.on_hand >= 0),
-}
+SHARD_MOVES = stock_moves(SkuShardModel)

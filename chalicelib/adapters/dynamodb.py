@@ -105,9 +105,16 @@ def batch_skus(skus: list[str]) -> dict[str, SkuModel]:
 
 
 
-STOCK_MOVES = {
-    "reserve": lambda q: ([SkuModel.reserved.add(q), SkuModel.available.add(-q)], SkuModel.available >= q),
-    "release": lambda q: ([SkuModel.reserved.add(-q), SkuModel.available.add(q)], SkuModel.reserved >= q),
-    "commit": lambda q: ([SkuModel.reserved.add(-q), SkuModel.on_hand.add(-q)], SkuModel.reserved >= q),
-    "restock": lambda q: ([SkuModel.on_hand.add(q), SkuModel.available.add(q)], SkuModel.on_hand >= 0),
-}
+def stock_moves(model) -> dict:
+    """The update and condition of each kind of stock move on an item with on_hand/reserved/available:
+    a SKU's own item (SkuModel) or any shard item of a hot SKU (SkuShardModel, the same table)."""
+    return {
+        "reserve": lambda q: ([model.reserved.add(q), model.available.add(-q)], model.available >= q),
+        "sell": lambda q: ([model.on_hand.add(-q), model.available.add(-q)], model.available >= q),
+        "release": lambda q: ([model.reserved.add(-q), model.available.add(q)], model.reserved >= q),
+        "commit": lambda q: ([model.reserved.add(-q), model.on_hand.add(-q)], model.reserved >= q),
+        "restock": lambda q: ([model.on_hand.add(q), model.available.add(q)], model.on_hand >= 0),
+    }
+
+
+STOCK_MOVES = stock_moves(SkuModel)
