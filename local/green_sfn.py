@@ -32,6 +32,8 @@ from unittest import mock
 
 import greenlet
 
+from .moto_memory import Discard
+
 log = logging.getLogger("shelf.local.stepfunctions")
 
 _PARSER = "moto.stepfunctions.parser."
@@ -363,19 +365,12 @@ class _Module:
         return self._overrides.get(name) or getattr(self._real, name)
 
 
-class _Discard(list):
-    """moto keeps every thread it starts in a module-level list, forever; the green ones are not kept."""
-
-    def append(self, _item) -> None:
-        pass
-
-
 _GREEN = {
     "Thread": GreenThread,
     "Event": GreenEvent,
     "threading": _Module(threading, Thread=GreenThread, Event=GreenEvent),
     "time": _Module(time, sleep=green_sleep),
-    "TMP_THREADS": _Discard(),
+    "TMP_THREADS": Discard(),  # moto keeps every thread it starts in a module-level list, forever
 }
 # Where moto starts a thread and at once waits for it with a timeout, the target runs inline (InlineThread).
 _INLINE = {**_GREEN, "Thread": InlineThread, "threading": _Module(threading, Thread=InlineThread, Event=GreenEvent)}

@@ -30,7 +30,9 @@ from unittest import mock
 _local = threading.local()
 
 
-class _Discard(list):
+class Discard(list):
+    """Stands in for a list moto appends to forever and reads only for its dashboard (or not at all)."""
+
     def append(self, _item) -> None:
         pass
 
@@ -133,7 +135,7 @@ class LeanMoto:
             if service == "s3":
                 continue
             for model in list(models.values()):
-                self._patches.enter_context(mock.patch.object(model, "instances_tracked", _Discard()))
+                self._patches.enter_context(mock.patch.object(model, "instances_tracked", Discard()))
         original = dynamodb.DynamoDBBackend.transact_write_items
 
         def transact_write_items(backend, transact_items):

@@ -50,9 +50,5 @@ def refund_order(req: Request, order_id: str):
             from ..domain.errors import FieldError, Invalid
 
             raise Invalid("wrong currency", [FieldError("amount.currency", f"the store sells in {config.currency()}")])
-    key = req.header("Idempotency-Key")
-    if key is None:
-        order, refund = lifecycle.refund(order_id, amount, req.body.reason, ctx())
-    else:
-        order, refund = lifecycle.keyed_refund(order_id, key, amount, req.body.reason, ctx())
+    order, refund = lifecycle.keyed_refund(order_id, req.header("Idempotency-Key"), amount, req.body.reason, ctx())
     return s.RefundResult(refund=present.refund(refund), order=present.order(order))

@@ -337,11 +337,14 @@ def refund(order_id: str, amount: Money | None, reason: str, ctx: Context, *,
     return order, next(r for r in order.refunds if r.id == refund_id)
 
 
-def keyed_refund(order_id: str, key: str, amount: Money | None, reason: str, ctx: Context) -> tuple[Order, Refund]:
+def keyed_refund(order_id: str, key: str | None, amount: Money | None, reason: str,
+                 ctx: Context) -> tuple[Order, Refund]:
     """A merchant's refund under its Idempotency-Key: the refund id derives from the order and the key, so
     the same request again is answered with the same refund, and one the provider may still have carried out
     (a timeout) stays booked for that retry, which asks the provider again with the same key: never a second
-    refund. The key with another amount is a 409."""
+    refund. The key with another amount is a 409. Without a key, each call is a refund of its own."""
+    if key is None:
+        return refund(order_id, amount, reason, ctx)
     order, booked = refund(order_id, amount, reason, ctx, refund_id=derived_id("re", order_id, "merchant", key))
     if booked is None or (amount is not None and booked.amount != amount):
         raise IdempotencyKeyReused("this Idempotency-Key was used for another refund of this order")

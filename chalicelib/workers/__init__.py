@@ -24,19 +24,25 @@ class TransientError(Exception):
     machine matches this name and retries the step. A domain refusal keeps its own name."""
 
 
+def _delivery_settings() -> dict:
+    """How a webhook delivery is attempted, for the deliver_webhooks worker and for first attempts."""
+    return {"max_attempts": config.webhook_max_attempts(), "allow_local": config.allow_local_webhooks(),
+            "timeout": config.webhook_timeout_seconds(), "backoff_base": config.webhook_backoff_base_seconds()}
+
+
+def _log_failed_delivery(delivery_id: str, attempt: int, error: str) -> None:
+    logger.warning("webhook delivery failed", extra={
+        "delivery_id": delivery_id, "attempt": attempt, "max_attempts": config.webhook_max_attempts(),
+        "error": error[:300]})
+
+
 def _first_attempts_here():
     """What a worker publishes, it delivers itself first (services.webhooks.first_attempts_here)."""
     from ..services import webhooks
 
-    def failed(delivery, error: str) -> None:
-        logger.warning("webhook delivery failed", extra={
-            "delivery_id": delivery.id, "attempt": 1, "max_attempts": config.webhook_max_attempts(),
-            "error": error[:300]})
-
-    timeout = config.webhook_timeout_seconds()
-    return webhooks.first_attempts_here(_ctx(), seconds=timeout, max_attempts=config.webhook_max_attempts(),
-                                        allow_local=config.allow_local_webhooks(), timeout=timeout,
-                                        backoff_base=config.webhook_backoff_base_seconds(), on_failure=failed)
+    settings = _delivery_settings()
+    return webhooks.first_attempts_here(_ctx(), seconds=settings["timeout"], **settings,
+                                        on_failure=lambda delivery, error: _log_failed_delivery(delivery.id, 1, error))
 
 
 def _step(run):
@@ -139,14 +145,10 @@ def deliver_webhooks(event, context):
         queued = queued_delivery(json.loads(record.body))
         delivery_id = queued if isinstance(queued, str) else queued.id
         try:
-            webhooks.deliver(queued, receive_count, _ctx(), now=int(time.time()),
-                             max_attempts=config.webhook_max_attempts(), allow_local=config.allow_local_webhooks(),
-                             timeout=config.webhook_timeout_seconds(),
-                             backoff_base=config.webhook_backoff_base_seconds(), handle=record.receipt_handle)
+            webhooks.deliver(queued, receive_count, _ctx(), now=int(time.time()), handle=record.receipt_handle,
+                             **_delivery_settings())
         except webhooks.DeliveryFailed as exc:  # expected: the endpoint is down; retried, then parked
-            logger.warning("webhook delivery failed", extra={
-                "delivery_id": delivery_id, "attempt": receive_count, "max_attempts": config.webhook_max_attempts(),
-                "error": str(exc)[:300]})
+            _log_failed_delivery(delivery_id, receive_count, str(exc))
             raise _Logged(delivery_id) from None
 
     return _batch(event, context, handle)
