@@ -135,6 +135,10 @@ class DynamoWebhooks(ports.Webhooks):
             aws.send("outbound_webhooks", queue_message(delivery), min(delay_seconds, 900))  # SQS's longest delay
 
 
+def _inbound_from(m: InboundEventModel) -> ports.InboundEvent:
+    return ports.InboundEvent(source=m.source, id=m.event_id, type=m.type, outcome=m.outcome, detail=m.detail or "")
+
+
 class DynamoInboundEvents(ports.InboundEvents):
     def claim(self, event: ports.InboundEvent, *, now: int, until: int) -> ports.InboundEvent | None:
         bind()
@@ -148,8 +152,7 @@ class DynamoInboundEvents(ports.InboundEvents):
             m = InboundEventModel.get(f"{event.source}#{event.id}", consistent_read=True)
         except InboundEventModel.DoesNotExist:  # given back in between: still someone else's turn
             return event
-        return ports.InboundEvent(source=m.source, id=m.event_id, type=m.type, outcome=m.outcome,
-                                  detail=m.detail or "")
+        return _inbound_from(m)
 
     def release(self, source: str, event_id: str) -> None:
         bind()
@@ -166,8 +169,7 @@ class DynamoInboundEvents(ports.InboundEvents):
         m = find(InboundEventModel, f"{source}#{event_id}")
         if m is None or m.held_until is not None:  # a claim: no outcome yet
             return None
-        return ports.InboundEvent(source=m.source, id=m.event_id, type=m.type, outcome=m.outcome,
-                                  detail=m.detail or "")
+        return _inbound_from(m)
 
 
 class HttpSender(ports.WebhookSender):

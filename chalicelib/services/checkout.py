@@ -99,7 +99,7 @@ def place_order(cmd: PlaceOrder, ctx: Context, *, token_secret: str = "") -> Che
                 ctx.payments.cancel_intent(payment.payment_intent_id, f"{intent_key}:cancel")
 
         try:
-            order = ctx.orders.place(order, cart, priced.stock_shards) or order
+            order = ctx.orders.place(order, cart, priced.stock_shards)
         except StaleWrite:
             cancel_intent()
             continue  # the cart changed after we priced it: price it again
