@@ -130,7 +130,7 @@ def accounts():
 def _accounts(pool_id: str, client_id: str, region: str, endpoint: str | None, issuer: str, jwks_url: str):
     from .adapters.cognito import CognitoIdentity, CognitoTokenVerifier, jwks_client
     from .adapters.dynamo_customers import DynamoCustomers
-    from .services.accounts import Accounts
+    from .services.accounts_port import Accounts
 
     return Accounts(identity=CognitoIdentity(pool_id, client_id, region=region, endpoint_url=endpoint),
                     verifier=CognitoTokenVerifier(issuer=issuer, audience=client_id, jwks=jwks_client(jwks_url)),

@@ -17,7 +17,7 @@ from ..domain.customers import (
     Tokens,
 )
 from ..domain.errors import FieldError, Invalid, Unauthenticated, Unavailable
-from ..services import accounts
+from ..services.accounts_port import IdentityProvider, TokenVerifier
 
 _THROTTLED = {"TooManyRequestsException", "LimitExceededException", "TooManyFailedAttemptsException"}
 
@@ -30,7 +30,7 @@ def _message(exc) -> str:
     return exc.response.get("Error", {}).get("Message", "")
 
 
-class CognitoIdentity(accounts.IdentityProvider):
+class CognitoIdentity(IdentityProvider):
     def __init__(self, user_pool_id: str, client_id: str, *, region: str, endpoint_url: str | None = None):
         self.user_pool_id = user_pool_id
         self.client_id = client_id
@@ -165,7 +165,7 @@ def jwks_client(url: str):
         return _jwks_clients[url]
 
 
-class CognitoTokenVerifier(accounts.TokenVerifier):
+class CognitoTokenVerifier(TokenVerifier):
     """Checks an ID token as Cognito's documentation asks: RS256 signature by a key of the pool's JWKS,
     `iss` the pool, `aud` the app client, not expired, `token_use` "id"."""
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from ..domain.cart import Cart
 from ..domain.customers import Profile, SavedAddress, TooManyAddresses
 from ..domain.orders import Address, Order
-from ..services import accounts
+from ..services.accounts_port import Customers
 from ..services.ports import Page, StaleWrite
 from . import cursor as cursors
 from .dynamo_carts import _cart_from, _cart_model
@@ -35,7 +35,7 @@ def _live_profile():
     return CustomerModel.customer_id.exists() & CustomerModel.erased_at.does_not_exist()
 
 
-class DynamoCustomers(accounts.Customers):
+class DynamoCustomers(Customers):
     def profile(self, customer_id: str) -> Profile | None:
         bind()
         try:

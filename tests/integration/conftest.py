@@ -2,6 +2,10 @@
 stood up from infra/template.yaml exactly as the local stack and AWS get it."""
 from __future__ import annotations
 
+import threading
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 import pytest
 from moto import mock_aws
 
@@ -31,6 +35,41 @@ def aws(monkeypatch):
 @pytest.fixture
 def ctx(aws):
     return wiring.context()
+
+
+@dataclass
+class Receiver:
+    """A webhook endpoint on loopback: every POST it got (headers, body), each answered 200."""
+
+    port: int
+    got: list[tuple[dict, bytes]]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hooks"
+
+
+@pytest.fixture
+def receiver():
+    """A real HTTP server on a free loopback port for the test's duration (no AWS needed)."""
+    got: list[tuple[dict, bytes]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            got.append((dict(self.headers), self.rfile.read(int(self.headers.get("Content-Length", 0)))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield Receiver(server.server_address[1], got)
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @pytest.fixture

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import json
 import secrets
-import threading
 import zlib
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import boto3
 import pytest
@@ -28,27 +26,6 @@ from .helpers import make_product, random_sku
 
 TTL = timedelta(days=7)
 SETTINGS = {"max_attempts": 3, "allow_local": True, "timeout": 5, "backoff_base": 1}
-
-
-@pytest.fixture
-def receiver():
-    """An endpoint on loopback that keeps every request it gets and answers 200."""
-    got: list[tuple[dict, bytes]] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            got.append((dict(self.headers), self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/hooks", got
-    server.shutdown()
-    server.server_close()
 
 
 @pytest.fixture
@@ -110,7 +87,7 @@ def _first_attempts_from_the_webhook_queue(ctx, profile) -> None:
                                             _first_attempts_from_the_webhook_queue])
 def test_a_delivery_queued_before_the_erasure_is_sent_and_logged_with_the_erased_email(
         first_attempts, receiver, profile, acc, ctx):
-    url, got = receiver
+    url, got = receiver.url, receiver.got
     endpoint = webhooks.register_endpoint(url, ["order.created", "order.paid", "order.shipped"], ctx,
                                           allow_local=True)
     order = _order(ctx, profile)
@@ -137,7 +114,7 @@ def test_a_delivery_queued_before_the_erasure_is_sent_and_logged_with_the_erased
 def test_an_erased_customers_later_events_and_a_retried_erasure_go_on_as_before(receiver, profile, acc, ctx):
     """The marks are written only once, under ids nothing was logged under, and are never listed; an event
     published after the erasure (from the redacted order) is delivered and logged once, as any other."""
-    url, got = receiver
+    url, got = receiver.url, receiver.got
     webhooks.register_endpoint(url, ["order.shipped"], ctx, allow_local=True)
     order = _order(ctx, profile)
     accounts.erase(acc.customers.profile(profile.customer_id), acc, ctx)

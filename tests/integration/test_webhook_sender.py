@@ -3,8 +3,6 @@ log a port scanner). Real sockets on loopback, the real HttpSender."""
 from __future__ import annotations
 
 import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -41,23 +39,9 @@ def test_a_silent_receiver_is_a_timeout():
         assert _kind(f"http://127.0.0.1:{listener.getsockname()[1]}/hook", timeout=0.3) == "timeout"
 
 
-def test_https_to_a_plain_http_server_is_tls():
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        assert _kind(f"https://127.0.0.1:{server.server_address[1]}/hook") == "tls"
-        assert _post(f"http://127.0.0.1:{server.server_address[1]}/hook") == 200
-    finally:
-        server.shutdown()
-        server.server_close()
+def test_https_to_a_plain_http_server_is_tls(receiver):
+    assert _kind(f"https://127.0.0.1:{receiver.port}/hook") == "tls"
+    assert _post(f"http://127.0.0.1:{receiver.port}/hook") == 200
 
 
 def test_a_name_that_does_not_resolve_is_dns():
