@@ -144,6 +144,7 @@ def sustained(stack, shoppers: int = 8, seconds: float | None = None, windows: i
     base = stack.url
     sku = bench_sku(stack, "Sustain", 500, 1_000_000)
     address = {"name": "S", "line1": "1 St", "city": "C", "postal_code": "1", "country": "US"}
+    stored_before = _stored_kb()  # the items of earlier runs (and of the product above), not this run's orders
     deadline = time.monotonic() + seconds
     placed, failures, lock = [0], [0], threading.Lock()
 
@@ -187,7 +188,7 @@ def sustained(stack, shoppers: int = 8, seconds: float | None = None, windows: i
     rates = [s["orders/s"] for s in samples]
     grown = max(samples[-1]["orders"] - samples[0]["orders"], 1)
     per_order = (samples[-1]["RSS (MB)"] - samples[0]["RSS (MB)"]) * 1024 / grown
-    stored = _stored_kb() / max(placed[0], 1)
+    stored = (_stored_kb() - stored_before) / max(placed[0], 1)
     steady = samples[1:] or samples  # the first window includes warming up
     return {
         "shoppers": shoppers, "seconds": round(seconds), "orders": placed[0], "failed requests": failures[0],
