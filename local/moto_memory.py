@@ -93,33 +93,43 @@ class _Copy:
 
 class PackedEvents:
     """An execution's event history, as moto's EventManager appends to it and deep-copies it to answer
-    GetExecutionHistory: each event is kept as compact JSON, and every `CHUNK` of them compressed together.
-    The copy is the events decoded, equal to what was appended (an event's type, a str enum, reads back as
-    its str value, which compares equal). An event that is not JSON (none of moto's are) is kept as it is."""
+    GetExecutionHistory: kept as compressed JSON, in chunks of `CHUNK` events (the latest chunk compressed
+    again at each append, so a long history costs no more per event than a short one). The copy is the
+    events decoded, equal to what was appended: an event's type, a str enum, reads back as its str value,
+    which compares equal. An event that is not JSON (none of moto's are) is kept as it is."""
 
-    CHUNK = 16
-    __slots__ = ("_chunks", "_tail")
+    CHUNK = 64
+    __slots__ = ("_sealed", "_latest", "_count", "_odd")
 
     def __init__(self):
-        self._chunks: list[bytes] = []  # each: zlib of a JSON array of CHUNK events
-        self._tail: list = []  # JSON bytes of the latest events, or an event kept as it is
+        self._sealed: list[bytes] = []  # zlib of `CHUNK` events, comma-separated JSON
+        self._latest = b""  # zlib of the events after them
+        self._count = 0
+        self._odd: dict[int, object] = {}  # index -> an event kept as it is (its JSON is null)
 
     def append(self, event) -> None:
         try:
-            self._tail.append(json.dumps(event, separators=(",", ":"), allow_nan=False).encode())
+            data = json.dumps(event, separators=(",", ":"), allow_nan=False).encode()
         except (TypeError, ValueError):
-            self._tail.append(copy.deepcopy(event))
-        if len(self._tail) >= self.CHUNK and all(isinstance(e, bytes) for e in self._tail):
-            self._chunks.append(zlib.compress(b"[" + b",".join(self._tail) + b"]"))
-            self._tail = []
+            self._odd[self._count] = copy.deepcopy(event)
+            data = b"null"
+        latest = zlib.decompress(self._latest) + b"," + data if self._count % self.CHUNK else data
+        self._count += 1
+        if self._count % self.CHUNK:
+            self._latest = zlib.compress(latest)
+        else:
+            self._sealed.append(zlib.compress(latest))
+            self._latest = b""
 
     def events(self) -> list:
-        out = [event for chunk in self._chunks for event in json.loads(zlib.decompress(chunk))]
-        out.extend(json.loads(e) if isinstance(e, bytes) else copy.deepcopy(e) for e in self._tail)
-        return out
+        chunks = [*self._sealed, self._latest] if self._count % self.CHUNK else self._sealed
+        events = [e for chunk in chunks for e in json.loads(b"[" + zlib.decompress(chunk) + b"]")]
+        for index, event in self._odd.items():
+            events[index] = copy.deepcopy(event)
+        return events
 
     def __len__(self) -> int:
-        return len(self._chunks) * self.CHUNK + len(self._tail)
+        return self._count
 
     def __iter__(self):
         return iter(self.events())

@@ -72,7 +72,7 @@ def test_moto_keeps_no_copy_of_what_it_creates(dynamodb):
     assert len(Item.instances_tracked) == 0 and len(Table.instances_tracked) == 0
 
 
-_PASSES = 20  # 2 events a state, more than one packed chunk
+_PASSES = 40  # 2 events a state: more than one packed chunk
 
 
 def _history_of_a_run(lean: LeanMoto | None) -> tuple[list[dict], object]:
