@@ -354,16 +354,21 @@ def keyed_refund(order_id: str, key: str | None, amount: Money | None, reason: s
 
 
 def record_external_refund(order_id: str, amount_refunded: int, ctx: Context) -> Order:
-    """The provider reports refunds made outside Shelf (its dashboard): book the difference."""
-    order = _load(order_id, ctx)
-    booked = sum(r.amount.amount for r in order.refunds if r.status != "failed")
-    missing = amount_refunded - booked
-    if missing <= 0 or order.status not in (PAID, SHIPPED):
-        return order
+    """The provider reports refunds made outside Shelf (its dashboard): book the difference. What is missing
+    is decided from the version being written: events racing each other (each carries the charge's running
+    total) or a Shelf refund un-booked meanwhile never leave more booked than the provider refunded."""
     refund_id = derived_id("re", order_id, str(amount_refunded))
+
+    def book(o: Order):
+        if o.status not in (PAID, SHIPPED) or any(r.id == refund_id for r in o.refunds):
+            return None
+        missing = amount_refunded - sum(r.amount.amount for r in o.refunds if r.status != "failed")
+        if missing <= 0:
+            return None
+        return o.start_refund(Refund(refund_id, Money(missing, o.currency), "pending", "refunded at the provider",
+                                     ctx.clock()), ctx.clock())
+
     writes = OrderWrites(order_id, ctx)
-    writes(lambda o: None if any(r.id == refund_id for r in o.refunds) else o.start_refund(
-        Refund(refund_id, Money(missing, o.currency), "pending", "refunded at the provider", ctx.clock()),
-        ctx.clock()))
+    writes(book)
     writes(lambda o: o.settle_refund(refund_id, "", ctx.clock()))
     return writes.dispatch()
