@@ -116,3 +116,29 @@ def test_a_line_refunds_no_more_than_it_paid_when_a_return_is_rejected_between_o
     fourth = ask([rejected, second, third])
     refunded = second.refund_total + third.refund_total + fourth.refund_total
     assert refunded == usd(1000), [r.refund_total.amount for r in (second, third, fourth)]
+
+
+@given(quantity=st.integers(1, 12), paid=st.integers(0, 10**6), data=st.data())
+def test_returns_and_rejections_in_any_order_refund_a_line_exactly_what_it_paid(quantity, paid, data):
+    now = SHIPPED_AT + timedelta(days=1)
+    line = PaidLine("A", quantity, usd(paid))
+    returns: list[Return] = []
+
+    def ask(units):
+        return Return.request(return_id=f"ret_{len(returns)}", order_id="ord_1", order_status="shipped",
+                              shipped_at=SHIPPED_AT, paid_lines=[line], asked=[("A", units)], others=returns,
+                              reason="damaged", currency="USD", at=now, window_days=30)
+
+    for _ in range(data.draw(st.integers(0, 8))):
+        holding = [i for i, r in enumerate(returns) if r.holds_units]
+        left = quantity - held_units(returns).get("A", 0)
+        if holding and (left == 0 or data.draw(st.booleans())):
+            i = data.draw(st.sampled_from(holding))
+            returns[i] = returns[i].reject("worn", now)
+        elif left:
+            returns.append(ask(data.draw(st.integers(1, left))))
+    left = quantity - held_units(returns).get("A", 0)
+    if left:
+        returns.append(ask(left))  # the rest of the line comes back
+    shares = [r.refund_total.amount for r in returns if r.holds_units]
+    assert all(s >= 0 for s in shares) and sum(shares) == paid, shares
