@@ -290,8 +290,8 @@ def refund(order_id: str, amount: Money | None, reason: str, ctx: Context, *,
     that id already is carried out (the provider answers the same idempotency key with what it did), never
     booked twice, and a provider failure that may pass leaves it booked for that next run. With `at_most`,
     `amount` is capped at what is left of the payment, decided from the version being written; when nothing
-    is left, nothing is booked and the refund is None. `metadata` (with the order and refund ids) goes on the
-    provider's refund."""
+    is left, or the amount is 0, nothing is booked and the refund is None. `metadata` (with the order and
+    refund ids) goes on the provider's refund."""
     keyed = bool(refund_id)
     refund_id = refund_id or new_id("re")
     writes = OrderWrites(order_id, ctx)
@@ -301,9 +301,9 @@ def refund(order_id: str, amount: Money | None, reason: str, ctx: Context, *,
             return None
         value = amount if amount is not None else order.refundable
         if at_most:
-            if order.refundable.amount <= 0:
-                return None
             value = min(value, order.refundable)
+            if value.amount <= 0:
+                return None  # nothing asked for (units that paid nothing), or nothing left
         if order.payment.status == AUTHORIZED and order.status == PAID and value != order.refundable:
             raise InvalidTransition(f"order {order_id} is authorized only: its authorization is released in "
                                     "full, or captured when it ships")

@@ -75,3 +75,31 @@ def test_a_ledger_written_before_refunds_were_kept_prices_from_the_units_it_hold
     returns.reject(first.id, "worn", rctx)
     returns.reject(second.id, "worn", rctx)
     assert rctx.returns.ledger(order.id).held == {}
+
+
+def test_a_return_whose_units_paid_nothing_is_received_and_refunds_nothing(rctx):
+    """A 100 % code leaves the goods free and the order paying only its shipping: a unit coming back
+    refunds 0, the return is refunded with nothing to give back, and no refund is booked."""
+    sku, code = random_sku("FREE"), random_sku("ALL").replace(".", "-")
+    make_product(rctx, (sku, 1000), stock={sku: 2})
+    pricing.create_discount({"code": code, "kind": "percentage", "percent_bps": 10000}, rctx)
+    method = pricing.create_method({"name": "Post", "countries": ("US",), "price": Money(700, "USD")}, rctx)
+    cart = carts.create_cart(rctx, TTL).cart
+    carts.add_item(AddToCart(cart.id, sku, 2), rctx, TTL)
+    cart_pricing.apply_code(cart.id, code, rctx, TTL)
+    cart_pricing.set_destination(cart.id, ADDRESS, method.id, rctx, TTL)
+    order = place_order(PlaceOrder(cart.id, "k", "ada@example.com", ADDRESS), rctx).order
+    assert order.total == Money(700, "USD")
+    lifecycle.record_payment_status(order.id, "succeeded", rctx)
+    lifecycle.await_shipment(order.id, "shipment-token", rctx)
+    lifecycle.record_shipment(order.id, "UPS", "1Z", rctx)
+    on_hand = rctx.inventory.get(sku).on_hand
+
+    ret = returns.request_return(order.id, ADMIN, [(sku, 1)], "damaged", rctx, window_days=30)
+    assert ret.refund_total == Money(0, "USD")
+    returns.approve(ret.id, rctx)
+    received = returns.receive(ret.id, rctx)
+    assert received.status == "refunded" and received.refunded == Money(0, "USD") and not received.refund_id
+    assert rctx.inventory.get(sku).on_hand == on_hand + 1
+    after = rctx.orders.get(order.id)
+    assert after.refunds == () and after.refunded == Money(0, "USD") and after.status == "shipped"
