@@ -188,7 +188,10 @@ class DynamoPricing(PricingStore):
             raise DiscountCodeTaken(f"a discount with the code {discount.code} exists (codes ignore letter case)")
 
     def discount(self, code: str) -> Discount | None:
-        item = _get(DISCOUNT, normalize_code(code))
+        code = normalize_code(code)
+        if not code:  # a key may not be empty: there is no such code
+            return None
+        item = _get(DISCOUNT, code)
         return None if item is None else _discount_from(item)
 
     def discounts(self, *, limit: int, cursor: str | None) -> Page[Discount]:

@@ -78,6 +78,7 @@ class LedgerModel(Model):
 
     return_id = UnicodeAttribute(hash_key=True)  # the order id
     held = MapAttribute(default=dict)
+    refunds = MapAttribute(null=True)  # minor units per SKU; absent on ledgers written before it was kept
     version = VersionAttribute()
 
 
@@ -121,8 +122,9 @@ def _return(m: ReturnModel) -> Return:
 
 
 def _ledger_model(ledger: Ledger) -> LedgerModel:
-    return LedgerModel(ledger.order_id, held={sku: qty for sku, qty in ledger.held.items() if qty},
-                       **versioned(ledger.version))
+    held = {sku: qty for sku, qty in ledger.held.items() if qty}
+    refunds = None if ledger.refunds is None else {sku: amount for sku, amount in ledger.refunds.items() if sku in held}
+    return LedgerModel(ledger.order_id, held=held, refunds=refunds, **versioned(ledger.version))
 
 
 def _versioned_tx(ret: Return, condition, ledger: Ledger | None) -> Tx:
@@ -159,7 +161,12 @@ class DynamoReturns(Returns):
         model = find(LedgerModel, order_id)
         if model is None:
             return Ledger(order_id, {}, 0)
-        return Ledger(order_id, {k: int(v) for k, v in _as_dict(model.held).items()}, model.version or 0)
+        held = {k: int(v) for k, v in _as_dict(model.held).items()}
+        if model.refunds is not None:
+            refunds = {k: int(v) for k, v in _as_dict(model.refunds).items()}
+        else:  # kept since: known (nothing) only when no units are held
+            refunds = None if any(held.values()) else {}
+        return Ledger(order_id, held, model.version or 0, refunds)
 
     def add(self, ret: Return, ledger: Ledger) -> Return:
         bind()

@@ -66,11 +66,14 @@ class PaidLine:
         """round(units × paid / quantity), half up. Shipping is never part of it."""
         return Money(divide_half_up(units * self.paid.amount, self.quantity), self.paid.currency)
 
-    def share(self, units: int, already: int = 0) -> Money:
-        """What `units` more refund when `already` units of the line are held by other returns: the rounded
-        share of all of them less the rounded share of those. The first return of a line refunds exactly
-        `refund_for(units)`; returns that together take the whole line refund exactly what it paid."""
-        return self.refund_for(already + units) - self.refund_for(already)
+    def share(self, units: int, already: int = 0, already_refunds: Money | None = None) -> Money:
+        """What `units` more refund when `already` units of the line are held by other returns, which refund
+        `already_refunds` together (by default the rounded share of those units): the rounded share of all of
+        them less that, never below 0. The first return of a line refunds exactly `refund_for(units)`;
+        returns that together take the whole line refund exactly what it paid, even when a return rejected in
+        between freed units whose share was rounded the other way."""
+        held = already_refunds if already_refunds is not None else self.refund_for(already)
+        return Money(max((self.refund_for(already + units) - held).amount, 0), self.paid.currency)
 
 
 def paid_lines(order) -> list[PaidLine]:
@@ -148,22 +151,27 @@ class Return:
     def request(cls, *, return_id: str, order_id: str, order_status: str, shipped_at: datetime | None,
                 paid_lines: Iterable[PaidLine], asked: Iterable[tuple[str, int]], others: Iterable[Return] = (),
                 reason: str, currency: str, at: datetime, window_days: int,
-                held: Mapping[str, int] | None = None) -> Return:
+                held: Mapping[str, int] | None = None, held_refunds: Mapping[str, int] | None = None) -> Return:
         """A shopper's request, checked against the order and the returns it already has: `others`, or
-        `held`, the units of each SKU they hold (as the store's ledger of the order's returns keeps it)."""
+        `held`, the units of each SKU they hold, and `held_refunds`, what those returns refund in minor units
+        (as the store's ledger of the order's returns keeps them; without it, the rounded share of the units)."""
         if order_status != "shipped" or shipped_at is None:
             raise ReturnNotAllowed(f"order {order_id} is {order_status}; only a shipped order can be returned")
         if at > shipped_at + timedelta(days=window_days):
             raise ReturnNotAllowed(f"order {order_id} shipped more than {window_days} days ago")
         by_sku = {line.sku: line for line in paid_lines}
         wanted = _asked_by_sku(asked, by_sku)
-        held = dict(held) if held is not None else held_units(others)
+        if held is None:
+            held, held_refunds = held_units(others), held_refund_amounts(others)
+        held = dict(held)
         left = {sku: max(line.quantity - held.get(sku, 0), 0) for sku, line in by_sku.items()}
         over = [FieldError(f"lines[{i}].quantity", f"{sku}: {left.get(sku, 0)} left to return")
                 for i, (sku, qty) in enumerate(wanted.items()) if qty > left.get(sku, 0)]
         if over:
             raise ReturnQuantityExceeded("more units than were shipped and are not already being returned", over)
-        lines = tuple(ReturnLine(sku, qty, by_sku[sku].share(qty, held.get(sku, 0))) for sku, qty in wanted.items())
+        lines = tuple(ReturnLine(sku, qty, by_sku[sku].share(qty, held.get(sku, 0), None if held_refunds is None else
+                                                              Money(held_refunds.get(sku, 0), currency)))
+                      for sku, qty in wanted.items())
         created = cls(id=return_id, order_id=order_id, status=REQUESTED, lines=lines, reason=reason,
                       currency=currency, created_at=at, updated_at=at, history=(StatusChange(REQUESTED, at),))
         created.events.append(ReturnRequested(return_id, order_id))
@@ -200,6 +208,16 @@ def held_units(returns: Iterable[Return]) -> dict[str, int]:
             for line in other.lines:
                 held[line.sku] = held.get(line.sku, 0) + line.quantity
     return held
+
+
+def held_refund_amounts(returns: Iterable[Return]) -> dict[str, int]:
+    """What returns holding units refund for each SKU, in minor units."""
+    amounts: dict[str, int] = {}
+    for other in returns:
+        if other.holds_units:
+            for line in other.lines:
+                amounts[line.sku] = amounts.get(line.sku, 0) + line.refund.amount
+    return amounts
 
 
 def returnable(paid_lines: Iterable[PaidLine], others: Iterable[Return]) -> dict[str, int]:

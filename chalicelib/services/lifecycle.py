@@ -290,8 +290,8 @@ def refund(order_id: str, amount: Money | None, reason: str, ctx: Context, *,
     that id already is carried out (the provider answers the same idempotency key with what it did), never
     booked twice, and a provider failure that may pass leaves it booked for that next run. With `at_most`,
     `amount` is capped at what is left of the payment, decided from the version being written; when nothing
-    is left, nothing is booked and the refund is None. `metadata` (with the order and refund ids) goes on the
-    provider's refund."""
+    is left, or the amount is 0, nothing is booked and the refund is None. `metadata` (with the order and
+    refund ids) goes on the provider's refund."""
     keyed = bool(refund_id)
     refund_id = refund_id or new_id("re")
     writes = OrderWrites(order_id, ctx)
@@ -301,9 +301,9 @@ def refund(order_id: str, amount: Money | None, reason: str, ctx: Context, *,
             return None
         value = amount if amount is not None else order.refundable
         if at_most:
-            if order.refundable.amount <= 0:
-                return None
             value = min(value, order.refundable)
+            if value.amount <= 0:
+                return None  # nothing asked for (units that paid nothing), or nothing left
         if order.payment.status == AUTHORIZED and order.status == PAID and value != order.refundable:
             raise InvalidTransition(f"order {order_id} is authorized only: its authorization is released in "
                                     "full, or captured when it ships")
@@ -354,16 +354,21 @@ def keyed_refund(order_id: str, key: str | None, amount: Money | None, reason: s
 
 
 def record_external_refund(order_id: str, amount_refunded: int, ctx: Context) -> Order:
-    """The provider reports refunds made outside Shelf (its dashboard): book the difference."""
-    order = _load(order_id, ctx)
-    booked = sum(r.amount.amount for r in order.refunds if r.status != "failed")
-    missing = amount_refunded - booked
-    if missing <= 0 or order.status not in (PAID, SHIPPED):
-        return order
+    """The provider reports refunds made outside Shelf (its dashboard): book the difference. What is missing
+    is decided from the version being written: events racing each other (each carries the charge's running
+    total) or a Shelf refund un-booked meanwhile never leave more booked than the provider refunded."""
     refund_id = derived_id("re", order_id, str(amount_refunded))
+
+    def book(o: Order):
+        if o.status not in (PAID, SHIPPED) or any(r.id == refund_id for r in o.refunds):
+            return None
+        missing = amount_refunded - sum(r.amount.amount for r in o.refunds if r.status != "failed")
+        if missing <= 0:
+            return None
+        return o.start_refund(Refund(refund_id, Money(missing, o.currency), "pending", "refunded at the provider",
+                                     ctx.clock()), ctx.clock())
+
     writes = OrderWrites(order_id, ctx)
-    writes(lambda o: None if any(r.id == refund_id for r in o.refunds) else o.start_refund(
-        Refund(refund_id, Money(missing, o.currency), "pending", "refunded at the provider", ctx.clock()),
-        ctx.clock()))
+    writes(book)
     writes(lambda o: o.settle_refund(refund_id, "", ctx.clock()))
     return writes.dispatch()

@@ -55,8 +55,9 @@ def quote(lines: list[PricedLine], ctx: Context, *, discount_code: str = "", add
     subtotal = price(items, currency=currency).subtotal
     discount, problem = None, ""
     if discount_code:
-        found_code = store.discount(discount_code) if store else None
-        problem = (f"there is no code {normalize_code(discount_code)}" if found_code is None
+        code = normalize_code(discount_code)
+        found_code = store.discount(code) if store and code else None
+        problem = ("a code is not blank" if not code else f"there is no code {code}" if found_code is None
                    else found_code.why_not(subtotal, ctx.clock()) or "")
         if problem and strict and found_code is not None and found_code.used_up:
             raise DiscountExhausted(problem + "; nothing was reserved")

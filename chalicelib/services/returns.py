@@ -91,8 +91,8 @@ def request_return(order_id: str, bearer: str, lines: Iterable[tuple[str, int]],
         ret = Return.request(
             return_id=return_id, order_id=order_id, order_status=order.status,
             shipped_at=order.fulfillment.shipped_at if order.fulfillment else None, paid_lines=paid_lines(order),
-            asked=asked, held=ledger.held, reason=reason, currency=order.currency, at=ctx.clock(),
-            window_days=window_days)
+            asked=asked, held=ledger.held, held_refunds=ledger.refunds, reason=reason, currency=order.currency,
+            at=ctx.clock(), window_days=window_days)
         saved = ctx.returns.add(ret, ledger.changed(ret, +1))
         return replace(saved, events=list(ret.events))
 

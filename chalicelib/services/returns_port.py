@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from ..domain.returns import Return
 from .ports import Page
@@ -10,18 +10,24 @@ from .ports import Page
 
 @dataclass(frozen=True)
 class Ledger:
-    """The units of each SKU of one order that its returns hold (requested, approved, received, refunded).
-    Written in the same transaction as every request and rejection, over the version read."""
+    """The units of each SKU of one order that its returns hold (requested, approved, received, refunded), and
+    what they refund. Written in the same transaction as every request and rejection, over the version read."""
 
     order_id: str
     held: dict[str, int]
     version: int = 0
+    # What those returns refund for each SKU, in minor units: the next return of a line is priced on from it.
+    # None for a ledger written before it was kept (its returns are then priced from the units alone).
+    refunds: dict[str, int] | None = field(default_factory=dict)
 
     def changed(self, ret: Return, sign: int) -> Ledger:
         held = dict(self.held)
+        refunds = None if self.refunds is None else dict(self.refunds)
         for line in ret.lines:
             held[line.sku] = held.get(line.sku, 0) + sign * line.quantity
-        return replace(self, held=held)
+            if refunds is not None:
+                refunds[line.sku] = refunds.get(line.sku, 0) + sign * line.refund.amount
+        return replace(self, held=held, refunds=refunds)
 
 
 class Returns(ABC):

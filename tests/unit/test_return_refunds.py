@@ -96,3 +96,49 @@ def test_held_units_count_open_and_completed_returns_but_not_rejected_ones():
     refunded = _request([("B", 1)], {}).approve(now).receive(now).mark_refunded(now, refund_id="re_1")
     assert held_units([open_one, rejected, refunded]) == {"A": 1, "B": 1}
     assert refunded.refunded == usd(700) and refunded.refund_id == "re_1"
+
+
+def test_a_line_refunds_no_more_than_it_paid_when_a_return_is_rejected_between_others():
+    """Shares are priced on from what the returns holding units will refund, not from a rounded share of
+    their units: a rejection in between frees units whose share was rounded differently."""
+    now = SHIPPED_AT + timedelta(days=1)
+    line = PaidLine("A", 3, usd(1000))  # 333.33 a unit
+
+    def ask(others):
+        return Return.request(return_id="ret_x", order_id="ord_1", order_status="shipped", shipped_at=SHIPPED_AT,
+                              paid_lines=[line], asked=[("A", 1)], others=others, reason="damaged",
+                              currency="USD", at=now, window_days=30)
+
+    first = ask([])  # 333
+    second = ask([first])  # 667 - 333 = 334
+    rejected = first.reject("worn", now)
+    third = ask([rejected, second])
+    fourth = ask([rejected, second, third])
+    refunded = second.refund_total + third.refund_total + fourth.refund_total
+    assert refunded == usd(1000), [r.refund_total.amount for r in (second, third, fourth)]
+
+
+@given(quantity=st.integers(1, 12), paid=st.integers(0, 10**6), data=st.data())
+def test_returns_and_rejections_in_any_order_refund_a_line_exactly_what_it_paid(quantity, paid, data):
+    now = SHIPPED_AT + timedelta(days=1)
+    line = PaidLine("A", quantity, usd(paid))
+    returns: list[Return] = []
+
+    def ask(units):
+        return Return.request(return_id=f"ret_{len(returns)}", order_id="ord_1", order_status="shipped",
+                              shipped_at=SHIPPED_AT, paid_lines=[line], asked=[("A", units)], others=returns,
+                              reason="damaged", currency="USD", at=now, window_days=30)
+
+    for _ in range(data.draw(st.integers(0, 8))):
+        holding = [i for i, r in enumerate(returns) if r.holds_units]
+        left = quantity - held_units(returns).get("A", 0)
+        if holding and (left == 0 or data.draw(st.booleans())):
+            i = data.draw(st.sampled_from(holding))
+            returns[i] = returns[i].reject("worn", now)
+        elif left:
+            returns.append(ask(data.draw(st.integers(1, left))))
+    left = quantity - held_units(returns).get("A", 0)
+    if left:
+        returns.append(ask(left))  # the rest of the line comes back
+    shares = [r.refund_total.amount for r in returns if r.holds_units]
+    assert all(s >= 0 for s in shares) and sum(shares) == paid, shares
