@@ -208,7 +208,22 @@ class _Unwalkable(_Executions):
         return super().__iter__()
 
 
-def test_lookups_do_not_walk_the_executions(request, sfn):
+@pytest.fixture(params=["threads", "greenlets"])
+def engine(request):
+    """moto's engine as it is, or run by the local stack's hubs (which make an execution's environment before
+    StartExecution answers)."""
+    if request.param == "threads":
+        yield None
+        return
+    from local.green_sfn import GreenExecutions
+
+    executions = GreenExecutions(hubs=2)
+    executions.install()
+    yield executions
+    executions.uninstall()
+
+
+def test_lookups_do_not_walk_the_executions(request, sfn, engine):
     if request.node.callspec.params["sfn"] != "indexed":
         pytest.skip("moto as it is walks them")
     arns = {name: sfn.start(name) for name in (f"w{i}" for i in range(12))}
