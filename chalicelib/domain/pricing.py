@@ -16,8 +16,12 @@ FREE_SHIPPING = "free_shipping"
 DISCOUNT_KINDS = (PERCENTAGE, FIXED, FREE_SHIPPING)
 MAX_BPS = 10000
 # What a card provider can charge in one payment (Stripe's limits in minor units, for every provider: the
-# simulated one stands in for Stripe). A total of 0 needs no payment at all.
+# simulated one stands in for Stripe). A total of 0 needs no payment at all. Stripe's minimum is 50 minor units
+# in most currencies and more in these (its table of minimum charge amounts, for a store that settles in the
+# currency it charges: Stripe checks the amount converted into the settlement currency).
 MIN_CHARGE = 50
+MIN_CHARGES = {"AED": 200, "BGN": 100, "CZK": 1500, "DKK": 250, "GBP": 30, "HKD": 400, "HUF": 17500,
+               "MXN": 1000, "MYR": 200, "NOK": 300, "PLN": 200, "RON": 200, "SEK": 300, "THB": 1000}
 MAX_CHARGE = 99_999_999
 
 
@@ -56,8 +60,13 @@ class AmountOutOfRange(Invalid):
     title = "The payment provider cannot charge this total"
 
 
+def min_charge(currency: str) -> int:
+    """The least a payment in `currency` may be, in minor units."""
+    return MIN_CHARGES.get(currency.upper(), MIN_CHARGE)
+
+
 def chargeable(total: Money) -> bool:
-    return total.amount == 0 or MIN_CHARGE <= total.amount <= MAX_CHARGE
+    return total.amount == 0 or min_charge(total.currency) <= total.amount <= MAX_CHARGE
 
 
 def normalize_code(code: str) -> str:

@@ -19,13 +19,13 @@ from ..domain.ids import derived_id, keyed_secret, new_id, new_secret, sha256_he
 from ..domain.orders import Order, Payment
 from ..domain.pricing import (
     MAX_CHARGE,
-    MIN_CHARGE,
     AmountOutOfRange,
     AppliedCode,
     DiscountAlreadyUsed,
     DiscountExhausted,
     ShippingChoice,
     chargeable,
+    min_charge,
 )
 from .carts import load_cart, view
 from .context import Context
@@ -75,7 +75,7 @@ def place_order(cmd: PlaceOrder, ctx: Context, *, token_secret: str = "") -> Che
         total = q.breakdown.total
         if not chargeable(total):
             raise AmountOutOfRange(f"the payment provider cannot charge {total.amount} {total.currency}: a total "
-                                   f"is 0, or {MIN_CHARGE}..{MAX_CHARGE} minor units",
+                                   f"is 0, or {min_charge(total.currency)}..{MAX_CHARGE} minor units",
                                    [FieldError("total", f"{total.amount} is out of range")])
         # A fresh key per attempt: an attempt that fails cancels its intent, and the next must not get
         # that canceled intent back. The key is kept on the order to fetch the same intent again.

@@ -89,3 +89,11 @@ def test_an_order_placed_before_pricing_is_priced_as_its_lines():
                                         (100_000_000, False)])
 def test_what_the_provider_can_charge(amount, ok):
     assert chargeable(usd(amount)) is ok
+
+
+@pytest.mark.parametrize("amount, currency, ok", [(29, "GBP", False), (30, "GBP", True), (399, "HKD", False),
+                                                  (400, "HKD", True), (49, "JPY", False), (50, "JPY", True),
+                                                  (17_499, "HUF", False), (17_500, "HUF", True), (49, "CHF", False),
+                                                  (50, "CHF", True), (100_000_000, "HKD", False)])
+def test_the_least_the_provider_can_charge_depends_on_the_currency(amount, currency, ok):
+    assert chargeable(Money(amount, currency)) is ok
