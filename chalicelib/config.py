@@ -152,7 +152,8 @@ def webhook_timeout_seconds() -> float:
 
 
 def reconcile_after_seconds() -> int:
-    """A pending order whose workflow has not started this long after checkout is started again."""
+    """A pending order whose workflow has not started this long after checkout is started again, and a merchant
+    refund the provider did not answer is asked about again (longer than any request takes)."""
     return _int("SHELF_RECONCILE_AFTER_SECONDS", 120)
 
 

@@ -141,6 +141,11 @@ class FakeOrders(ports.Orders):
         more = len(found) > start + limit
         return Page(found[start:start + limit], str(start + limit) if more else None)
 
+    def refunds_due(self, *, before, limit: int) -> list[str]:
+        due = sorted((o.refund_due_since, o.id) for o in self.orders.values()
+                     if o.refund_due_since is not None and o.refund_due_since < before)
+        return [order_id for _, order_id in due[:limit]]
+
 
 class FakeCatalog(ports.Catalog):
     """Products, with their SKUs' stock kept by the FakeInventory (as both share the SKU items in DynamoDB)."""

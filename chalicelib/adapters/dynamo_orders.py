@@ -28,6 +28,7 @@ _PLAN_WINDOW = 2  # shards a plan reads first
 
 
 def _order_model(o: Order) -> OrderModel:
+    due = o.refund_due_since
     return OrderModel(
         o.id, status=o.status, status_shard=f"{o.status}#{_shard(o.id)}", created_shard=str(_shard(o.id)),
         created_key=created_key(o.created_at, o.id), cart_id=o.cart_id, email=o.email,
@@ -41,11 +42,13 @@ def _order_model(o: Order) -> OrderModel:
         fulfillment=_fulfillment_map(o.fulfillment),
         refunded_amount=(o.refunded.amount if o.refunded else 0), access_token_hash=o.access_token_hash,
         refunds=[{"id": r.id, "amount": r.amount.amount, "status": r.status, "reason": r.reason,
-                  "created_at": rfc3339(r.created_at), "provider_refund_id": r.provider_refund_id} for r in o.refunds],
+                  "created_at": rfc3339(r.created_at), "provider_refund_id": r.provider_refund_id,
+                  **({"merchant": True} if r.merchant else {})} for r in o.refunds],
         payment_token=o.payment_token or None, shipment_token=o.shipment_token or None,
         history=[{"status": h.status, "at": rfc3339(h.at)} for h in o.history], pricing=pricing_map(o),
         customer_id=o.customer_id or None, created_at=o.created_at, updated_at=o.updated_at,
-        **versioned(o.version))
+        refund_due_shard=None if due is None else str(_shard(o.id)),
+        refund_due_key=None if due is None else created_key(due, o.id), **versioned(o.version))
 
 
 def _shard(order_id: str) -> int:
@@ -90,7 +93,7 @@ def _order_from(m: OrderModel) -> Order:
         refunded=Money(int(m.refunded_amount or 0), cur), access_token_hash=m.access_token_hash,
         refunds=tuple(Refund(id=r["id"], amount=Money(int(r["amount"]), cur), status=r["status"],
                              reason=r.get("reason") or "", created_at=_parse_time(r["created_at"]),
-                             provider_refund_id=r.get("provider_refund_id") or "")
+                             provider_refund_id=r.get("provider_refund_id") or "", merchant=bool(r.get("merchant")))
                       for r in map(_as_dict, m.refunds or [])),
         payment_token=m.payment_token or "", shipment_token=m.shipment_token or "",
         history=tuple(StatusChange(h["status"], _parse_time(h["at"])) for h in map(_as_dict, m.history)),
@@ -219,3 +222,17 @@ class DynamoOrders(ports.Orders):
                                                            cursor=cursor, listing=status or "*")
         found = {m.order_id: m for m in OrderModel.batch_get([hit.order_id for hit in hits])}
         return Page([_order_from(found[hit.order_id]) for hit in hits if hit.order_id in found], next_cursor)
+
+    def refunds_due(self, *, before: datetime, limit: int) -> list[str]:
+        """The ids of orders whose oldest merchant refund in doubt was booked before `before`, from the sparse
+        index's shards."""
+        bind()
+        below = created_key(before, "")
+        ids: list[str] = []
+        for shard in range(ORDER_SHARDS):
+            for hit in OrderModel.refunds_due.query(str(shard), OrderModel.refund_due_key < below,
+                                                    limit=limit - len(ids)):
+                ids.append(hit.order_id)
+            if len(ids) >= limit:
+                break
+        return ids

@@ -142,6 +142,18 @@ class CreatedShards(GlobalSecondaryIndex):
     created_key = UnicodeAttribute(range_key=True)
 
 
+class _RefundsDue(GlobalSecondaryIndex):
+    """Orders with a merchant refund whose outcome at the provider is unknown, oldest first, over "<shard>"
+    partitions; sparse (only while such a refund is pending) and keys only."""
+
+    class Meta:
+        index_name = "refunds_due"
+        projection = KeysOnlyProjection()
+
+    refund_due_shard = UnicodeAttribute(hash_key=True)  # "<shard>"
+    refund_due_key = UnicodeAttribute(range_key=True)  # "<oldest pending merchant refund's time>#<order id>"
+
+
 class _OrdersByCustomer(GlobalSecondaryIndex):
     class Meta:
         index_name = "by_customer"
@@ -173,6 +185,8 @@ class OrderModel(Model):
     shipment_token = UnicodeAttribute(null=True)
     access_token_hash = UnicodeAttribute()
     customer_id = UnicodeAttribute(null=True)  # sparse: only customers' orders are in by_customer
+    refund_due_shard = UnicodeAttribute(null=True)  # sparse: only while a merchant refund is in doubt
+    refund_due_key = UnicodeAttribute(null=True)
     history = ListAttribute(default=list)
     pricing = MapAttribute(null=True)  # the breakdown, shipping method and code fixed at checkout
     created_at = UTCDateTimeAttribute()
@@ -182,6 +196,7 @@ class OrderModel(Model):
     status_shards = StatusShards()
     created_shards = CreatedShards()
     by_customer = _OrdersByCustomer()
+    refunds_due = _RefundsDue()
 
 
 class ApiKeyModel(Model):

@@ -86,6 +86,7 @@ class Refund:
     reason: str
     created_at: datetime
     provider_refund_id: str = ""
+    merchant: bool = False  # asked for by the merchant (the admin API): settled by the schedule when in doubt
 
 
 # Payment statuses Shelf records from the provider. "authorized" and "succeeded" both mean the order is paid.
@@ -174,6 +175,13 @@ class Order(Priced):
     def total(self) -> Money:
         """What the shopper pays: the breakdown's total, fixed at checkout."""
         return self.pricing.total
+
+    @property
+    def refund_due_since(self) -> datetime | None:
+        """When the oldest merchant refund still `pending` was booked: one whose provider call did not answer
+        (a timeout), left for the schedule to settle. None when there is none."""
+        pending = [r.created_at for r in self.refunds if r.merchant and r.status == "pending"]
+        return min(pending) if pending else None
 
     @property
     def refundable(self) -> Money:

@@ -30,7 +30,7 @@ from .context import Context
 from .events import announce_low_stock, dispatch
 from .order_writes import OrderWrites, update
 from .orders import get_order as _load
-from .ports import PaymentDeclined, PaymentGatewayError
+from .ports import PaymentDeclined, PaymentGatewayError, RefundInDoubt
 
 UNEXPECTED_STATE = "payment_intent_unexpected_state"
 _SETTLE_STEPS = 8  # more than any settlement needs (void, book, refund) even with others racing it
@@ -281,18 +281,20 @@ def compensate(order_id: str, ctx: Context, *, error: str) -> str:
 # --- refunds ---------------------------------------------------------------------------------------
 
 def refund(order_id: str, amount: Money | None, reason: str, ctx: Context, *,
-           refund_id: str = "", at_most: bool = False,
+           refund_id: str = "", at_most: bool = False, merchant: bool = False,
            metadata: dict[str, str] | None = None) -> tuple[Order, Refund | None]:
     """Books the refund before asking the provider (so concurrent refunds never exceed the payment), then
     records the provider's answer. An authorization never captured is released (its intent voided), in full.
 
     A caller that names its `refund_id` (derived from what it refunds) may run again: a refund booked under
     that id already is carried out (the provider answers the same idempotency key with what it did), never
-    booked twice, and a provider failure that may pass leaves it booked for that next run. With `at_most`,
+    booked twice. A provider failure that may pass (a timeout: the provider may have refunded) leaves the
+    refund booked and raises RefundInDoubt: a caller's next run settles it, and a `merchant` refund (the
+    admin API's, with or without a key) is settled by the schedule too (`settle_refunds_in_doubt`). A
+    refusal un-books it (`failed`). With `at_most`,
     `amount` is capped at what is left of the payment, decided from the version being written; when nothing
     is left, or the amount is 0, nothing is booked and the refund is None. `metadata` (with the order and
     refund ids) goes on the provider's refund."""
-    keyed = bool(refund_id)
     refund_id = refund_id or new_id("re")
     writes = OrderWrites(order_id, ctx)
 
@@ -308,7 +310,7 @@ def refund(order_id: str, amount: Money | None, reason: str, ctx: Context, *,
             raise InvalidTransition(f"order {order_id} is authorized only: its authorization is released in "
                                     "full, or captured when it ships")
         return order.start_refund(Refund(id=refund_id, amount=value, status="pending", reason=reason,
-                                         created_at=ctx.clock()), ctx.clock())
+                                         created_at=ctx.clock(), merchant=merchant), ctx.clock())
 
     order = writes(book)
     booked = next((r for r in order.refunds if r.id == refund_id), None)
@@ -324,9 +326,12 @@ def refund(order_id: str, amount: Money | None, reason: str, ctx: Context, *,
             provider_id = ctx.payments.refund(order.payment.payment_intent_id, booked.amount,
                                               f"{order_id}:{refund_id}", **extra)
     except PaymentGatewayError as exc:
-        if keyed and exc.retryable:
+        if exc.retryable:
+            # The outcome is unknown (the provider may have refunded): booked still, so the money record never
+            # says less than the provider did. The next run (the caller's, or the schedule's for a merchant
+            # refund: `settle_refunds_in_doubt`) asks again with the same key and settles it either way.
             writes.dispatch()
-            raise  # booked still: the next run asks again with the same key
+            raise RefundInDoubt(refund_id, str(exc)) from exc
         writes(lambda o: o.fail_refund(refund_id, ctx.clock()))
         writes.dispatch()
         if writes.order.status == CANCELED:
@@ -342,15 +347,41 @@ def keyed_refund(order_id: str, key: str | None, amount: Money | None, reason: s
     """A merchant's refund under its Idempotency-Key: the refund id derives from the order and the key, so
     the same request again is answered with the same refund, and one the provider may still have carried out
     (a timeout) stays booked for that retry, which asks the provider again with the same key: never a second
-    refund. The key with another amount is a 409. Without a key, each call is a refund of its own."""
+    refund. The key with another amount is a 409. Without a key, each call is a refund of its own; one in
+    doubt stays booked too. Either way the schedule settles a refund left in doubt."""
     if key is None:
-        return refund(order_id, amount, reason, ctx)
-    order, booked = refund(order_id, amount, reason, ctx, refund_id=derived_id("re", order_id, "merchant", key))
+        return refund(order_id, amount, reason, ctx, merchant=True)
+    order, booked = refund(order_id, amount, reason, ctx, refund_id=derived_id("re", order_id, "merchant", key),
+                           merchant=True)
     if booked is None or (amount is not None and booked.amount != amount):
         raise IdempotencyKeyReused("this Idempotency-Key was used for another refund of this order")
     if booked.status == "failed":
         raise Conflict(f"the refund {booked.id} under this Idempotency-Key failed; send a new key to try again")
     return order, booked
+
+
+def settle_refunds_in_doubt(ctx: Context, *, older_than_seconds: int, limit: int = 200) -> dict[str, int]:
+    """The schedule's side of a merchant refund the provider did not answer: once it is older than any request
+    that could still be carrying it out, the provider is asked again with the refund's own idempotency key
+    (it answers with what it did, never a second refund) and the refund is settled, or failed (un-booked) if
+    the provider refused it. One still unanswered stays pending for the next run. Returns how many refunds
+    ended each way."""
+    from datetime import timedelta
+
+    cutoff = ctx.clock() - timedelta(seconds=older_than_seconds)
+    outcomes = {"succeeded": 0, "failed": 0, "pending": 0}
+    for order_id in ctx.orders.refunds_due(before=cutoff, limit=limit):
+        order = ctx.orders.get(order_id)
+        for r in order.refunds if order is not None else ():
+            if not (r.merchant and r.status == "pending" and r.created_at < cutoff):
+                continue
+            try:
+                _, done = refund(order_id, r.amount, r.reason, ctx, refund_id=r.id, merchant=True)
+            except PaymentGatewayError as exc:
+                outcomes["pending" if exc.retryable else "failed"] += 1
+            else:
+                outcomes[done.status if done is not None else "failed"] += 1
+    return outcomes
 
 
 def record_external_refund(order_id: str, amount_refunded: int, ctx: Context) -> Order:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Generic, TypeVar
 
 from ..domain.cart import Cart
@@ -110,6 +111,11 @@ class Orders(ABC):
     @abstractmethod
     def list(self, *, status: str | None, limit: int, cursor: str | None) -> Page[Order]: ...
 
+    @abstractmethod
+    def refunds_due(self, *, before: datetime, limit: int) -> list[str]:
+        """The ids of orders with a merchant refund `pending` since before `before` (`Order.refund_due_since`),
+        at most `limit`."""
+
 
 @dataclass(frozen=True)
 class ApiKey:
@@ -142,6 +148,16 @@ class PaymentGatewayError(Exception):
         super().__init__(message)
         self.retryable = retryable
         self.code = code
+
+
+class RefundInDoubt(PaymentGatewayError):
+    """The provider did not answer a refund (a timeout: it may have refunded). The refund stays booked,
+    `pending` under `refund_id`, until the same request is asked again with the same idempotency key."""
+
+    def __init__(self, refund_id: str, cause: str):
+        super().__init__(f"the provider did not answer ({cause}); refund {refund_id} stays pending and is settled "
+                         "with the provider within minutes, never made twice", retryable=True, code="refund_pending")
+        self.refund_id = refund_id
 
 
 class PaymentDeclined(PaymentGatewayError):

@@ -159,9 +159,14 @@ def deliver_webhooks(event, context):
 @workers.schedule(Rate(5, unit=Rate.MINUTES), name="reconcile_orders")
 def reconcile_orders(event):
     """An order whose workflow start was lost (the queue send failed after checkout) is started here:
-    starting a workflow is idempotent, so asking again for every recent pending order is safe."""
+    starting a workflow is idempotent, so asking again for every recent pending order is safe. A merchant
+    refund the provider did not answer is settled here too: the provider is asked again with its key."""
     from ..services import lifecycle
 
-    started = lifecycle.restart_stalled(_ctx(), older_than_seconds=config.reconcile_after_seconds())
+    ctx, after = _ctx(), config.reconcile_after_seconds()
+    started = lifecycle.restart_stalled(ctx, older_than_seconds=after)
     logger.info("reconciled pending orders", extra={"requested": started})
-    return {"requested": started}
+    refunds = lifecycle.settle_refunds_in_doubt(ctx, older_than_seconds=after)
+    if any(refunds.values()):
+        logger.warning("settled refunds in doubt", extra=refunds)
+    return {"requested": started, "refunds": refunds}

@@ -2,12 +2,22 @@
 idempotency key however often it runs, left booked for the next run while the provider may still succeed."""
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import timedelta
+
 import pytest
 
 from chalicelib.domain.money import Money
 from chalicelib.services import lifecycle
-from chalicelib.services.ports import PaymentGatewayError
-from tests.unit.test_lifecycle import _paid, lctx  # noqa: F401 - the fixture
+from chalicelib.services.ports import PaymentGatewayError, RefundInDoubt
+from tests.fakes import fake_context
+from tests.unit.test_lifecycle import (  # noqa: F401 - the fixture
+    RecordingGateway,
+    RecordingNotifier,
+    RecordingWorkflow,
+    _paid,
+    lctx,
+)
 
 
 def test_a_keyed_refund_runs_twice_and_is_booked_once(lctx):  # noqa: F811
@@ -79,3 +89,78 @@ def test_a_key_whose_refund_was_refused_asks_for_a_new_key(lctx):  # noqa: F811
     with pytest.raises(Conflict, match="new key"):
         lifecycle.keyed_refund(order.id, "erp-9", Money(300, "USD"), "damaged", lctx)
     assert lctx.orders.get(order.id).refunded == Money(0, "USD")
+
+
+class _RefundsThenTimesOut(RecordingGateway):
+    """The provider refunds, its `charge.refunded` webhook is recorded, and only then does the call time out:
+    the order in which an un-booked refund was lost."""
+
+    def __init__(self):
+        super().__init__()
+        self.ctx, self.armed = None, True
+
+    def refund(self, payment_intent_id, amount, idempotency_key):
+        refund_id = super().refund(payment_intent_id, amount, idempotency_key)
+        if self.armed:
+            self.armed = False
+            order_id = idempotency_key.split(":")[0]
+            lifecycle.record_external_refund(order_id, amount.amount, self.ctx)
+            raise PaymentGatewayError("timeout", retryable=True)
+        return refund_id
+
+
+def _later(ctx, seconds):
+    now = ctx.clock()
+    return replace(ctx, clock=lambda: now + timedelta(seconds=seconds))
+
+
+@pytest.mark.parametrize("key", [None, "erp-5"])
+def test_a_merchant_refund_the_provider_made_but_did_not_answer_is_never_lost(key):
+    gateway = _RefundsThenTimesOut()
+    ctx = gateway.ctx = fake_context(workflow=RecordingWorkflow(), notifier=RecordingNotifier(), payments=gateway)
+    order, _ = _paid(ctx)
+    with pytest.raises(RefundInDoubt) as raised:
+        lifecycle.keyed_refund(order.id, key, Money(400, "USD"), "damaged", ctx)
+    booked = ctx.orders.get(order.id)
+    assert booked.refunded == Money(400, "USD"), "the provider refunded 400: the record says so"
+    assert [(r.id, r.status) for r in booked.refunds] == [(raised.value.refund_id, "pending")]
+
+    assert lifecycle.settle_refunds_in_doubt(ctx, older_than_seconds=120) == {"succeeded": 0, "failed": 0,
+                                                                              "pending": 0}, "too young"
+    ctx = _later(ctx, 121)
+    assert lifecycle.settle_refunds_in_doubt(ctx, older_than_seconds=120)["succeeded"] == 1
+    order = ctx.orders.get(order.id)
+    assert order.refunded == Money(400, "USD") and [r.status for r in order.refunds] == ["succeeded"]
+    assert order.refund_due_since is None
+    keys = [c[2] for c in ctx.payments.calls if c[0] == "refund"]
+    assert keys == [f"{order.id}:{raised.value.refund_id}"] * 2, "asked again with the same key"
+    assert lifecycle.settle_refunds_in_doubt(ctx, older_than_seconds=120)["succeeded"] == 0
+
+
+def test_the_schedule_fails_a_refund_in_doubt_the_provider_refuses_and_keeps_one_still_unanswered(lctx):  # noqa: F811
+    order, _ = _paid(lctx)
+    lctx.payments.fail_next("refund", PaymentGatewayError("timeout", retryable=True), times=3)
+    for _ in range(2):
+        with pytest.raises(RefundInDoubt):
+            lifecycle.keyed_refund(order.id, None, Money(300, "USD"), "damaged", lctx)
+    assert lctx.orders.get(order.id).refunded == Money(600, "USD")
+    lctx = _later(lctx, 300)
+    # The first is asked again and times out once more; the second is answered.
+    assert lifecycle.settle_refunds_in_doubt(lctx, older_than_seconds=120) == {"succeeded": 1, "failed": 0,
+                                                                               "pending": 1}
+    lctx.payments.fail_next("refund", PaymentGatewayError("charge disputed", retryable=False))
+    assert lifecycle.settle_refunds_in_doubt(lctx, older_than_seconds=120)["failed"] == 1
+    order = lctx.orders.get(order.id)
+    assert sorted(r.status for r in order.refunds) == ["failed", "succeeded"]
+    assert order.refunded == Money(300, "USD") and order.refund_due_since is None
+
+
+def test_a_return_refund_in_doubt_is_left_to_the_returns_schedule(lctx):  # noqa: F811
+    order, _ = _paid(lctx)
+    lctx.payments.fail_next("refund", PaymentGatewayError("timeout", retryable=True))
+    with pytest.raises(RefundInDoubt):
+        lifecycle.refund(order.id, Money(400, "USD"), "return", lctx, refund_id="re_r",
+                         metadata={"return_id": "ret_1"})
+    lctx = _later(lctx, 300)
+    assert lifecycle.settle_refunds_in_doubt(lctx, older_than_seconds=120)["succeeded"] == 0
+    assert lctx.orders.get(order.id).refunds[0].status == "pending", "asked again only with its own metadata"

@@ -67,8 +67,8 @@ class RecordingGateway(SimulatedGateway):
         super().capture(payment_intent_id, idempotency_key)
         self.calls.append(("capture", idempotency_key))
 
-    def refund(self, payment_intent_id, amount, idempotency_key):
-        refund_id = super().refund(payment_intent_id, amount, idempotency_key)
+    def refund(self, payment_intent_id, amount, idempotency_key, **kw):
+        refund_id = super().refund(payment_intent_id, amount, idempotency_key, **kw)
         self.calls.append(("refund", amount.amount, idempotency_key))
         return refund_id
 
