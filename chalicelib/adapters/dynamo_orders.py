@@ -12,12 +12,12 @@ from ..domain.errors import Conflict, FieldError, OutOfStock
 from ..domain.ids import rfc3339
 from ..domain.money import Money
 from ..domain.orders import Address, Fulfillment, Order, Payment, Refund, StatusChange, StockMove
-from ..domain.pricing import CodeRelease, DiscountAlreadyUsed, DiscountExhausted
+from ..domain.pricing import CodeRelease, DiscountAlreadyUsed
 from ..domain.stock_shards import MAX_TRANSACTION_ITEMS, Allocation, decode, encode, plan, start_shard
 from ..services import ports
 from ..services.ports import OrderAlreadyPlaced, Page, StaleWrite
 from . import cursor as cursors
-from .dynamo_pricing import give_back, redeem
+from .dynamo_pricing import give_back, redeem, refused_code
 from .dynamo_stock_shards import SHARD_MOVES, read_shards, shard_item, stock_writes
 from .dynamodb import STOCK_MOVES, Tx, created_key, find, versioned, written
 from .models import ORDER_SHARDS, CartModel, OrderModel, SkuModel, SkuShardModel, bind
@@ -177,7 +177,7 @@ class DynamoOrders(ports.Orders):
         if "cart" in failed:
             raise StaleWrite(cart.id)
         if "discount" in failed:
-            raise DiscountExhausted(f"the code {order.discount.code} has been used up; nothing was reserved")
+            raise refused_code(order.discount.code, order.created_at)
         if "redemption" in failed:
             raise DiscountAlreadyUsed(f"the code {order.discount.code} was already used with this email; "
                                       "nothing was reserved")

@@ -15,6 +15,8 @@ from ..domain.pricing import (
     CodeRelease,
     Discount,
     DiscountCodeTaken,
+    DiscountExhausted,
+    DiscountInvalid,
     ShippingMethod,
     TaxRate,
     normalize_code,
@@ -122,16 +124,33 @@ def _redemption_key(code: str) -> str:
 
 
 def redeem(tx: Tx, *, code: str, email: str, once_per_email: bool, order_id: str, at: datetime) -> None:
-    """Adds one use of `code` to the transaction `tx` (label "discount"), under `times_used < usage_limit`;
+    """Adds one use of `code` to the transaction `tx` (label "discount"), under `times_used < usage_limit`
+    and the code still active and not ended as of `at` (the checkout's clock: a code deactivated or ended
+    after it was priced is not redeemed; its start is fixed at creation, so a code priced valid has started);
     with `once_per_email`, the email's redemption (label "redemption"), under attribute_not_exists."""
     bind()
     tx.update("discount", PricingModel(DISCOUNT, code), [PricingModel.times_used.add(1)],
-              PricingModel.sk.exists() & (PricingModel.usage_limit.does_not_exist()
-                                          | (PricingModel.times_used < PricingModel.usage_limit)))
+              PricingModel.sk.exists() & (PricingModel.active == True)  # noqa: E712 - a condition, not a test
+              & (PricingModel.ends_at.does_not_exist() | (PricingModel.ends_at > rfc3339(at)))
+              & (PricingModel.usage_limit.does_not_exist() | (PricingModel.times_used < PricingModel.usage_limit)))
     if once_per_email:
         tx.save("redemption", PricingModel(_redemption_key(code), normalize_email(email), order_id=order_id,
                                            redeemed_at=rfc3339(at)),
                 PricingModel.sk.does_not_exist())
+
+
+def refused_code(code: str, at: datetime) -> DiscountInvalid | DiscountExhausted:
+    """Why the redemption's condition failed, read after the fact: the code was deactivated, ended (as of
+    `at`) or deleted meanwhile (422 discount_invalid), or used up (409 discount_exhausted)."""
+    item = _get(DISCOUNT, code)
+    found = _discount_from(item) if item is not None else None
+    if found is None:
+        return DiscountInvalid(f"there is no code {code} any more; nothing was reserved")
+    if not found.active:
+        return DiscountInvalid(f"the code {code} is no longer active; nothing was reserved")
+    if found.ends_at is not None and at >= found.ends_at:
+        return DiscountInvalid(f"the code {code} has expired; nothing was reserved")
+    return DiscountExhausted(f"the code {code} has been used up; nothing was reserved")
 
 
 def give_back(tx: Tx, release: CodeRelease) -> None:

@@ -23,6 +23,7 @@ from ..domain.pricing import (
     AppliedCode,
     DiscountAlreadyUsed,
     DiscountExhausted,
+    DiscountInvalid,
     ShippingChoice,
     chargeable,
     min_charge,
@@ -103,7 +104,7 @@ def place_order(cmd: PlaceOrder, ctx: Context, *, token_secret: str = "") -> Che
         except StaleWrite:
             cancel_intent()
             continue  # the cart changed after we priced it: price it again
-        except (OutOfStock, DiscountExhausted, DiscountAlreadyUsed):
+        except (OutOfStock, DiscountExhausted, DiscountAlreadyUsed, DiscountInvalid):
             cancel_intent()
             raise
         except OrderAlreadyPlaced:

@@ -3,6 +3,7 @@ in the one that releases it: the counter, the email's redemption and the stock a
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -15,7 +16,7 @@ from chalicelib.domain.errors import OutOfStock
 from chalicelib.domain.inventory import StockLevel
 from chalicelib.domain.money import Money
 from chalicelib.domain.orders import Address
-from chalicelib.domain.pricing import DiscountAlreadyUsed, DiscountExhausted, TaxRate
+from chalicelib.domain.pricing import DiscountAlreadyUsed, DiscountExhausted, DiscountInvalid, TaxRate
 from chalicelib.services import cart_pricing, carts, lifecycle, pricing
 from chalicelib.services.checkout import place_order
 from local.infra import stand_up
@@ -184,3 +185,44 @@ def test_with_prices_including_tax_the_order_contains_its_tax(aws, monkeypatch):
     # 1200 - 120 = 1080 contains 1080 * 2000 / 12000 = 180; the 600 shipping contains 100
     assert (b.prices_include_tax, b.total, b.tax_total) == (True, Money(1680, "USD"), Money(280, "USD"))
     assert ctx.orders.get(order.id).pricing == b  # kept as placed
+
+
+
+class _MeanwhileWhilePaying:
+    """The payment intent is created between pricing and the placing write: `meanwhile` runs at that moment
+    (the merchant changes the code, or the clock passes its end), and the intents canceled are recorded."""
+
+    def __init__(self, real, meanwhile):
+        self.real, self.meanwhile, self.canceled = real, meanwhile, []
+
+    def create_intent(self, request):
+        self.meanwhile()
+        return self.real.create_intent(request)
+
+    def cancel_intent(self, payment_intent_id, idempotency_key):
+        self.canceled.append(payment_intent_id)
+        return self.real.cancel_intent(payment_intent_id, idempotency_key)
+
+
+@pytest.mark.parametrize("race", ["deactivated", "ended"])
+def test_a_code_deactivated_or_ended_during_checkout_is_not_redeemed(ctx, race):
+    sku = random_sku()
+    make_product(ctx, (sku, 1000), stock={sku: 5})
+    now = [ctx.clock()]
+    ctx = replace(ctx, clock=lambda: now[0])
+    code = _code(ctx, f"late-{race}", usage_limit=5, once_per_email=True, ends_at=now[0] + timedelta(minutes=1))
+    cart_id = _cart(ctx, code, **{sku: 2})
+
+    def meanwhile():
+        if race == "deactivated":
+            pricing.update_discount(code, {"active": False}, ctx)
+        else:
+            now[0] += timedelta(minutes=2)
+
+    paying = _MeanwhileWhilePaying(ctx.payments, meanwhile)
+    with pytest.raises(DiscountInvalid, match=code):
+        _place(replace(ctx, payments=paying), cart_id)
+    assert len(paying.canceled) == 1, "the intent created for the losing checkout is canceled"
+    assert _times_used(code) == 0 and not _redeemed(code, "ada@example.com")
+    assert ctx.inventory.get(sku) == StockLevel(5, 0)
+    assert CartModel.get(cart_id).status == "open"
