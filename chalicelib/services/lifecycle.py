@@ -360,20 +360,30 @@ def keyed_refund(order_id: str, key: str | None, amount: Money | None, reason: s
     return order, booked
 
 
+# How long the provider keeps an idempotency key (Stripe: at least 24 hours), less a margin: a refund in doubt
+# older than this is never asked for again, since the provider could take the key as new and refund twice.
+KEY_WINDOW_SECONDS = 23 * 3600
+
+
 def settle_refunds_in_doubt(ctx: Context, *, older_than_seconds: int, limit: int = 200) -> dict[str, int]:
     """The schedule's side of a merchant refund the provider did not answer: once it is older than any request
     that could still be carrying it out, the provider is asked again with the refund's own idempotency key
     (it answers with what it did, never a second refund) and the refund is settled, or failed (un-booked) if
-    the provider refused it. One still unanswered stays pending for the next run. Returns how many refunds
-    ended each way."""
+    the provider refused it. One still unanswered stays pending for the next run. One older than the
+    provider keeps its keys (`KEY_WINDOW_SECONDS`) is not asked again: it is counted `stale`, for a person to
+    look up at the provider (docs/operations.md). Returns how many refunds ended each way."""
     from datetime import timedelta
 
-    cutoff = ctx.clock() - timedelta(seconds=older_than_seconds)
-    outcomes = {"succeeded": 0, "failed": 0, "pending": 0}
+    now = ctx.clock()
+    cutoff, expired = now - timedelta(seconds=older_than_seconds), now - timedelta(seconds=KEY_WINDOW_SECONDS)
+    outcomes = {"succeeded": 0, "failed": 0, "pending": 0, "stale": 0}
     for order_id in ctx.orders.refunds_due(before=cutoff, limit=limit):
         order = ctx.orders.get(order_id)
         for r in order.refunds if order is not None else ():
             if not (r.merchant and r.status == "pending" and r.created_at < cutoff):
+                continue
+            if r.created_at < expired:
+                outcomes["stale"] += 1
                 continue
             try:
                 _, done = refund(order_id, r.amount, r.reason, ctx, refund_id=r.id, merchant=True)

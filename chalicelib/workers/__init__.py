@@ -167,6 +167,9 @@ def reconcile_orders(event):
     started = lifecycle.restart_stalled(ctx, older_than_seconds=after)
     logger.info("reconciled pending orders", extra={"requested": started})
     refunds = lifecycle.settle_refunds_in_doubt(ctx, older_than_seconds=after)
-    if any(refunds.values()):
+    if refunds["stale"]:
+        logger.error("refunds in doubt past the provider's idempotency window: look them up at the provider",
+                     extra=refunds)
+    elif any(refunds.values()):
         logger.warning("settled refunds in doubt", extra=refunds)
     return {"requested": started, "refunds": refunds}

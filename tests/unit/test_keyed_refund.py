@@ -126,7 +126,7 @@ def test_a_merchant_refund_the_provider_made_but_did_not_answer_is_never_lost(ke
     assert [(r.id, r.status) for r in booked.refunds] == [(raised.value.refund_id, "pending")]
 
     assert lifecycle.settle_refunds_in_doubt(ctx, older_than_seconds=120) == {"succeeded": 0, "failed": 0,
-                                                                              "pending": 0}, "too young"
+                                                                              "pending": 0, "stale": 0}, "too young"
     ctx = _later(ctx, 121)
     assert lifecycle.settle_refunds_in_doubt(ctx, older_than_seconds=120)["succeeded"] == 1
     order = ctx.orders.get(order.id)
@@ -147,7 +147,7 @@ def test_the_schedule_fails_a_refund_in_doubt_the_provider_refuses_and_keeps_one
     lctx = _later(lctx, 300)
     # The first is asked again and times out once more; the second is answered.
     assert lifecycle.settle_refunds_in_doubt(lctx, older_than_seconds=120) == {"succeeded": 1, "failed": 0,
-                                                                               "pending": 1}
+                                                                               "pending": 1, "stale": 0}
     lctx.payments.fail_next("refund", PaymentGatewayError("charge disputed", retryable=False))
     assert lifecycle.settle_refunds_in_doubt(lctx, older_than_seconds=120)["failed"] == 1
     order = lctx.orders.get(order.id)
@@ -164,3 +164,16 @@ def test_a_return_refund_in_doubt_is_left_to_the_returns_schedule(lctx):  # noqa
     lctx = _later(lctx, 300)
     assert lifecycle.settle_refunds_in_doubt(lctx, older_than_seconds=120)["succeeded"] == 0
     assert lctx.orders.get(order.id).refunds[0].status == "pending", "asked again only with its own metadata"
+
+
+def test_a_refund_in_doubt_past_the_providers_key_window_is_never_asked_for_again(lctx):  # noqa: F811
+    order, _ = _paid(lctx)
+    lctx.payments.fail_next("refund", PaymentGatewayError("timeout", retryable=True))
+    with pytest.raises(RefundInDoubt):
+        lifecycle.keyed_refund(order.id, None, Money(300, "USD"), "damaged", lctx)
+    asked = len([c for c in lctx.payments.calls if c[0] == "refund"])
+    lctx = _later(lctx, lifecycle.KEY_WINDOW_SECONDS + 1)
+    assert lifecycle.settle_refunds_in_doubt(lctx, older_than_seconds=120) == {"succeeded": 0, "failed": 0,
+                                                                               "pending": 0, "stale": 1}
+    assert len([c for c in lctx.payments.calls if c[0] == "refund"]) == asked, "a forgotten key could refund twice"
+    assert [r.status for r in lctx.orders.get(order.id).refunds] == ["pending"]
