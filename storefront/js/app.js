@@ -26,6 +26,7 @@ const state = {
   api: null,
   cart: null,
   names: {},         // sku -> "Product — Variant", for problems in words
+  asking: {},        // sku -> the quantity a change in flight asks for
   available: {},     // sku -> units available when last listed
   pages: [null],     // cursors of the pages seen; pages[i] fetches page i
   page: 0,
@@ -161,13 +162,22 @@ async function addToCart(sku) {
 }
 
 async function changeQuantity(sku, quantity) {
+  // Only the latest change's answer is shown: an earlier one arriving late would re-render the boxes under
+  // a shopper typing the next quantity (it still updates the cart the next render shows).
+  const asked = (state.quantityAsked = (state.quantityAsked || 0) + 1);
+  state.asking[sku] = quantity;
   try {
-    setCart(await state.api.setQuantity(state.cart.id, sku, quantity));
+    const cart = await state.api.setQuantity(state.cart.id, sku, quantity);
+    if (asked !== state.quantityAsked) { state.cart = cart; return; }
+    setCart(cart);
     notify("");
     repriceAfterChange();
   } catch (error) {
+    if (asked !== state.quantityAsked) return;
     explain(error);
     renderCart();
+  } finally {
+    if (state.asking[sku] === quantity) delete state.asking[sku];
   }
 }
 
@@ -195,7 +205,7 @@ function renderCart() {
       const n = Number.parseInt(quantity.value, 10);
       // A box re-rendered while focused may report its change again: only a new quantity is sent, so a
       // late answer to a repeat never clears the notice of a later change.
-      if (n === line.quantity) return;
+      if (n === line.quantity || n === state.asking[line.sku]) return;
       if (Number.isInteger(n) && n >= 0 && n <= 99) changeQuantity(line.sku, n);
       else { notify("A quantity is a whole number from 0 to 99."); quantity.value = String(line.quantity); }
     });
