@@ -18,7 +18,7 @@ ROUTERS = [hooks, admin]
 # --- webhooks in -------------------------------------------------------------------------------------
 
 @hooks.route("POST", "/webhooks/stripe", summary="Stripe events (signed with Stripe-Signature)",
-             body=ws.StripeEventIn, raw_body=True, response=ws.Received)
+             body=ws.StripeEventIn, raw_body=True, response=ws.Received, errors=(409,))
 def stripe_webhook(req: Request):
     import time
 

@@ -6,7 +6,8 @@ import re
 from typing import Callable
 
 from ..domain.commands import SetStock
-from ..domain.errors import DomainError, FieldError, IdempotencyInProgress, Invalid
+from ..domain.errors import DomainError, EventTooEarly, FieldError, IdempotencyInProgress, Invalid
+from ..domain.orders import PENDING_PAYMENT
 from ..domain.stock_shards import MAX_SHARDS
 from . import catalog, lifecycle
 from .context import Context
@@ -91,6 +92,11 @@ def _apply_stripe(event_type: str, obj: dict, ctx: Context) -> tuple[str, str]:
         if refunded > order.total.amount:
             return "rejected", (f"Stripe reports {refunded} refunded, more than the order's total of "
                                 f"{order.total.amount}: nothing booked")
+        if order.status == PENDING_PAYMENT and refunded > 0:
+            # Its payment's event has not been applied yet (Stripe sends events in no set order): booked now,
+            # the refund would be lost; sent back (its claim given back), Stripe's retry finds the order paid,
+            # or canceled (then the cancel gives back whatever the provider still holds).
+            raise EventTooEarly(f"order {order.id} has no recorded payment yet; send this refund again later")
         lifecycle.record_external_refund(order.id, refunded, ctx)
         return "processed", f"refunded {refunded} in total"
     status = _INTENT_STATUS[event_type]
