@@ -103,6 +103,8 @@ def _apply_stripe(event_type: str, obj: dict, ctx: Context) -> tuple[str, str]:
     after = lifecycle.record_payment_status(order.id, status, ctx)
     if after.status == "canceled" and status in ("succeeded", "requires_capture"):
         return "processed", f"the payment arrived after the order was canceled: {after.payment.status}"
+    if status == "canceled" and lifecycle.authorization_lost(after):
+        return "processed", "the provider canceled the authorization of a paid order: it is being canceled"
     if after.payment.status != status:
         return "ignored", f"order is {after.status} with payment {after.payment.status}: a late event"
     detail = ""
