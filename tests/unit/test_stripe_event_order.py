@@ -7,9 +7,9 @@ import pytest
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.money import Money
 from chalicelib.services import inbound, lifecycle
+from tests.fakes import fake_context
 from tests.unit.test_inbound_dedupe import LeasedInbound
 from tests.unit.test_lifecycle import RecordingGateway, RecordingNotifier, RecordingWorkflow, _order
-from tests.fakes import fake_context
 
 
 @pytest.fixture
