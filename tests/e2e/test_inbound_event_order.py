@@ -2,6 +2,8 @@
 stack: the order ends with the money record and the stock the provider's side implies."""
 from __future__ import annotations
 
+import time
+
 from tools.webhook import stripe_event
 
 from .fixtures import assert_problem, money, shop_fixture  # noqa: F401
@@ -37,3 +39,15 @@ def test_an_authorization_the_provider_canceled_cancels_the_paid_order_and_resto
     pay(shop, order, "payment_intent.canceled")
     settled(shop, order["id"], "canceled")
     assert shop.stock(sku) == {"sku": sku, "on_hand": 5, "reserved": 0, "available": 5}
+
+
+def test_a_signature_header_with_non_ascii_characters_is_refused_with_a_problem(shop, stack):
+    order, _ = _placed(shop)
+    now = int(time.time())
+    for path, status in (("/webhooks/stripe", 400), ("/webhooks/merchant", 401)):
+        # requests sends a str header as Latin-1: the server reads back "é" and "ÿ".
+        response = shop.request("POST", path, data=b"{}", headers={
+            "Content-Type": "application/json", "Stripe-Signature": f"t={now},v1=\u00e9\u00ff",
+            "Shelf-Signature": f"t={now},v1=\u00e9\u00ff"})
+        assert_problem(response, status)
+    assert admin_order(shop, order["id"])["status"] == "pending_payment"
