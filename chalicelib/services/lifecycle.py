@@ -16,6 +16,7 @@ from ..domain.money import Money
 from ..domain.orders import (
     AUTHORIZED,
     CANCELED,
+    CAPTURED,
     PAID,
     PAYMENT_SETTLED,
     PENDING_PAYMENT,
@@ -156,6 +157,8 @@ def record_payment_status(order_id: str, status: str, ctx: Context) -> Order:
             return None
         if order.payment.status in PAYMENT_SETTLED and status not in PAYMENT_SETTLED:
             return None  # e.g. payment_failed arriving after succeeded
+        if order.payment.status == CAPTURED:
+            return None  # an authorization reported after its capture: captured stays captured
         return order.with_payment_status(status, ctx.clock())
 
     order = update(order_id, ctx, record)

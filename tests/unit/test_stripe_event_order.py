@@ -48,3 +48,14 @@ def test_a_refund_reported_for_an_order_canceled_before_its_payment_arrived_is_d
     assert inbound.stripe_event(_event(order, "evt_refund", "charge.refunded", amount_refunded=300), c) \
         == "processed"
     assert c.orders.get(order.id).refunds == ()
+
+
+def test_an_authorization_reported_after_the_capture_does_not_move_the_payment_back(c):
+    order, _ = _order(c)
+    # Authorized, then captured (by hand at the provider): the authorization's event comes last.
+    inbound.stripe_event(_event(order, "evt_captured", "payment_intent.succeeded"), c)
+    assert inbound.stripe_event(_event(order, "evt_authorized", "payment_intent.amount_capturable_updated"),
+                                c) == "ignored"
+    assert c.orders.get(order.id).payment.status == "succeeded"
+    lifecycle.await_shipment(order.id, "ship-token", c)
+    assert c.orders.get(order.id).payment.status == "succeeded", "paid as captured: nothing to capture at shipment"
