@@ -1,5 +1,6 @@
 """Stripe events that arrive out of order or after the provider changed its mind, over HTTP against the local
-stack: the order ends with the money record and the stock the provider's side implies."""
+stack: the order ends with the money record and the stock the provider's side implies. And a signature
+header no signer could have made is refused with a problem on both inbound routes."""
 from __future__ import annotations
 
 import time
