@@ -155,8 +155,9 @@ def record_payment_status(order_id: str, status: str, ctx: Context) -> Order:
             return order.record_late_payment(status, ctx.clock())
         if order.status != PENDING_PAYMENT or order.payment.status == status:
             return None
-        if order.payment.status in PAYMENT_SETTLED and status not in PAYMENT_SETTLED:
-            return None  # e.g. payment_failed arriving after succeeded
+        if (order.payment.status in PAYMENT_SETTLED and status not in PAYMENT_SETTLED
+                and not (order.payment.status == AUTHORIZED and status == "canceled")):
+            return None  # e.g. payment_failed arriving after succeeded; an authorization can still be canceled
         if order.payment.status == CAPTURED:
             return None  # an authorization reported after its capture: captured stays captured
         return order.with_payment_status(status, ctx.clock())

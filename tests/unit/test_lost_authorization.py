@@ -66,3 +66,18 @@ def test_stripe_s_event_for_it_is_recorded_as_processed(lctx):  # noqa: F811
     order, _ = _authorized(c)
     assert inbound.stripe_event(_event(order, "evt_void", "payment_intent.canceled"), c) == "processed"
     assert ("fail", "ship-token", "PaymentDeclined") in c.workflow.calls
+
+
+def test_an_authorization_canceled_before_the_order_was_paid_fails_the_payment_step(lctx):  # noqa: F811
+    from tests.unit.test_lifecycle import _order
+
+    order, sku = _order(lctx)
+    lifecycle.await_payment(order.id, "pay-token", lctx)
+    lifecycle.record_payment_status(order.id, "requires_capture", lctx)
+    # Canceled at the provider before the workflow made the order paid: the order is not paid as authorized.
+    after = lifecycle.record_payment_status(order.id, "canceled", lctx)
+    assert after.payment.status == "canceled" and ("fail", "pay-token", "PaymentCanceled") in lctx.workflow.calls
+    with pytest.raises(InvalidTransition):
+        lifecycle.await_shipment(order.id, "ship-token", lctx)  # a step already past the payment fails too
+    assert lifecycle.compensate(order.id, lctx, error="PaymentCanceled") == "canceled"
+    assert ctx_level(lctx, sku) == StockLevel(5, 0)
