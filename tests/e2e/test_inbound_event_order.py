@@ -52,3 +52,13 @@ def test_a_signature_header_with_non_ascii_characters_is_refused_with_a_problem(
             "Shelf-Signature": f"t={now},v1=\u00e9\u00ff"})
         assert_problem(response, status)
     assert admin_order(shop, order["id"])["status"] == "pending_payment"
+
+
+def test_an_authorization_canceled_right_after_it_arrived_ends_canceled_and_restocked(shop, stack):
+    """The cancel's event may come before or after the workflow made the order paid: either way the order
+    ends canceled, its stock back."""
+    order, sku = _placed(shop, qty=2)
+    pay(shop, order, "payment_intent.amount_capturable_updated")
+    pay(shop, order, "payment_intent.canceled")
+    settled(shop, order["id"], "canceled")
+    assert shop.stock(sku) == {"sku": sku, "on_hand": 5, "reserved": 0, "available": 5}
