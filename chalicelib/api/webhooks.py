@@ -18,7 +18,7 @@ ROUTERS = [hooks, admin]
 # --- webhooks in -------------------------------------------------------------------------------------
 
 @hooks.route("POST", "/webhooks/stripe", summary="Stripe events (signed with Stripe-Signature)",
-             body=ws.StripeEventIn, raw_body=True, response=ws.Received)
+             body=ws.StripeEventIn, raw_body=True, response=ws.Received, errors=(409,))
 def stripe_webhook(req: Request):
     import time
 
@@ -99,7 +99,7 @@ def list_webhook_deliveries(req: Request):
 
 
 @admin.route("POST", "/admin/webhook-deliveries/{delivery_id}/redrive", summary="Deliver a failed webhook again",
-             status=202, response=ws.DeliveryOut, scope="webhooks:write", errors=(409,), path_patterns=DELIVERY_ID)
+             status=202, response=ws.DeliveryOut, scope="webhooks:write", errors=(409, 503), path_patterns=DELIVERY_ID)
 def redrive_webhook_delivery(req: Request, delivery_id: str):
     from ..services import webhooks
 

@@ -93,6 +93,14 @@ class IdempotencyInProgress(Conflict):
     title = "A request with this idempotency key is still in progress"
 
 
+class EventTooEarly(Conflict):
+    """An inbound event about a step the order has not reached yet (a refund of a payment not recorded yet):
+    it is sent back, to be applied when its sender delivers it again."""
+
+    slug = "event_too_early"
+    title = "The order has not reached the state this event follows"
+
+
 class Unauthenticated(DomainError):
     slug = "unauthenticated"
     title = "Missing or invalid credentials"

@@ -36,7 +36,9 @@ def verify(secret: str, body: bytes, header: str | None, now: int, tolerance: in
     if abs(now - timestamp) > tolerance:
         raise BadSignature("the signature is too old (or from the future)")
     expected = sign(secret, body, timestamp).split("v1=", 1)[1]
-    if not any(hmac.compare_digest(expected, candidate) for candidate in parts.get("v1", [])):
+    # compare_digest refuses str with non-ASCII characters (a TypeError, so a 500): compared as bytes.
+    if not any(hmac.compare_digest(expected.encode(), candidate.encode("utf-8", "surrogateescape"))
+               for candidate in parts.get("v1", [])):
         raise BadSignature("the signature does not match")
 
 

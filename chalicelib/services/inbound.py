@@ -6,7 +6,8 @@ import re
 from typing import Callable
 
 from ..domain.commands import SetStock
-from ..domain.errors import DomainError, FieldError, IdempotencyInProgress, Invalid
+from ..domain.errors import DomainError, EventTooEarly, FieldError, IdempotencyInProgress, Invalid
+from ..domain.orders import PENDING_PAYMENT
 from ..domain.stock_shards import MAX_SHARDS
 from . import catalog, lifecycle
 from .context import Context
@@ -91,12 +92,19 @@ def _apply_stripe(event_type: str, obj: dict, ctx: Context) -> tuple[str, str]:
         if refunded > order.total.amount:
             return "rejected", (f"Stripe reports {refunded} refunded, more than the order's total of "
                                 f"{order.total.amount}: nothing booked")
+        if order.status == PENDING_PAYMENT and refunded > 0:
+            # Its payment's event has not been applied yet (Stripe sends events in no set order): booked now,
+            # the refund would be lost; sent back (its claim given back), Stripe's retry finds the order paid,
+            # or canceled (then the cancel gives back whatever the provider still holds).
+            raise EventTooEarly(f"order {order.id} has no recorded payment yet; send this refund again later")
         lifecycle.record_external_refund(order.id, refunded, ctx)
         return "processed", f"refunded {refunded} in total"
     status = _INTENT_STATUS[event_type]
     after = lifecycle.record_payment_status(order.id, status, ctx)
     if after.status == "canceled" and status in ("succeeded", "requires_capture"):
         return "processed", f"the payment arrived after the order was canceled: {after.payment.status}"
+    if status == "canceled" and lifecycle.authorization_lost(after):
+        return "processed", "the provider canceled the authorization of a paid order: it is being canceled"
     if after.payment.status != status:
         return "ignored", f"order is {after.status} with payment {after.payment.status}: a late event"
     detail = ""

@@ -16,6 +16,7 @@ from ..domain.money import Money
 from ..domain.orders import (
     AUTHORIZED,
     CANCELED,
+    CAPTURED,
     PAID,
     PAYMENT_SETTLED,
     PENDING_PAYMENT,
@@ -154,16 +155,30 @@ def record_payment_status(order_id: str, status: str, ctx: Context) -> Order:
             return order.record_late_payment(status, ctx.clock())
         if order.status != PENDING_PAYMENT or order.payment.status == status:
             return None
-        if order.payment.status in PAYMENT_SETTLED and status not in PAYMENT_SETTLED:
-            return None  # e.g. payment_failed arriving after succeeded
+        if (order.payment.status in PAYMENT_SETTLED and status not in PAYMENT_SETTLED
+                and not (order.payment.status == AUTHORIZED and status == "canceled")):
+            return None  # e.g. payment_failed arriving after succeeded; an authorization can still be canceled
+        if order.payment.status == CAPTURED:
+            return None  # an authorization reported after its capture: captured stays captured
         return order.with_payment_status(status, ctx.clock())
 
     order = update(order_id, ctx, record)
     if order.status == CANCELED:
         return settle(order_id, ctx)
+    if status == "canceled" and authorization_lost(order):
+        _decline(order, ctx, "the provider canceled the authorization (it expired, or was canceled there)")
+        return _load(order_id, ctx)
     if ctx.workflow is not None:
         _resume_payment(order, ctx)
     return order
+
+
+def authorization_lost(order: Order) -> bool:
+    """Told the intent was canceled, a paid order that was only authorized has nothing left to capture: the
+    provider let the authorization expire, or someone canceled it there. Not when Shelf is releasing it
+    itself (a full refund of the authorization, booked and in flight): that refund finishes the order."""
+    return (order.status == PAID and order.payment.status == AUTHORIZED
+            and not any(r.status == "pending" for r in order.refunds))
 
 
 # --- shipment --------------------------------------------------------------------------------------
@@ -176,7 +191,11 @@ def record_shipment(order_id: str, carrier: str, tracking_number: str, ctx: Cont
     if order.status == PAID and order.payment.status == AUTHORIZED:
         try:
             ctx.payments.capture(order.payment.payment_intent_id, f"{order_id}:capture")
-        except PaymentDeclined as exc:
+        except PaymentGatewayError as exc:
+            # Declined, or refused because the intent is no longer authorized (it expired, or was canceled
+            # at the provider): there is nothing to capture, and asking again will not change that.
+            if not isinstance(exc, PaymentDeclined) and exc.code != UNEXPECTED_STATE:
+                raise
             _decline(order, ctx, str(exc))
             raise InvalidTransition(f"order {order_id} could not be captured ({exc.code}); it is being "
                                     "canceled") from None

@@ -10,7 +10,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 
 from ..domain import webhooks as rules
-from ..domain.errors import Conflict, FieldError, Invalid, NotFound, found
+from ..domain.errors import Conflict, FieldError, Invalid, NotFound, Unavailable, found
 from ..domain.ids import new_id, new_secret, rfc3339
 from .context import Context
 from .metering import WEBHOOK_ATTEMPT_FAILED, WEBHOOK_DELIVERY_FAILED, count
@@ -263,5 +263,14 @@ def redrive(delivery_id: str, ctx: Context) -> Delivery:
                                                    updated_at=rfc3339(ctx.clock())))
     except StaleWrite:
         raise Conflict("the delivery is changing; try again") from None
-    ctx.webhooks.enqueue(saved)
+    try:
+        ctx.webhooks.enqueue(saved)
+    except Exception as exc:
+        # Pending with no message, it would never be attempted, and never be redriven again (a pending delivery
+        # is refused): it goes back to failed, as it was, over the version just written.
+        try:
+            ctx.webhooks.save_delivery(replace(delivery, version=saved.version))
+        except StaleWrite:
+            pass  # changed again meanwhile: whoever changed it owns it now
+        raise Unavailable("the delivery could not be queued; it is still failed, try again") from exc
     return saved

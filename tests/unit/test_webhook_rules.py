@@ -26,7 +26,8 @@ def test_a_signature_outside_the_tolerance_is_refused(skew):
         verify("s", b"x", sign("s", b"x", NOW + skew), NOW)
 
 
-@pytest.mark.parametrize("header", [None, "", "v1=abc", "t=abc,v1=00", "t=1800000000", "garbage"])
+@pytest.mark.parametrize("header", [None, "", "v1=abc", "t=abc,v1=00", "t=1800000000", "garbage",
+                                    f"t={NOW},v1=\u00e9", f"t={NOW},v1=00,v1=\u00ff\u00fe"])
 def test_malformed_signature_headers_are_refused(header):
     with pytest.raises(BadSignature):
         verify("s", b"x", header, NOW)
