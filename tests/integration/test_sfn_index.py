@@ -47,26 +47,33 @@ class Sfn:
         self.queue = self.sqs.create_queue(QueueName="tokens")["QueueUrl"]
         self.machine = self.create("orders")
         self.tokens: dict[str, list[str]] = {}
+        self.started: list = []  # moto's executions, to end them after the test
 
     def create(self, name: str, timeout: int = 3600) -> str:
         return self.client.create_state_machine(name=name, roleArn=ROLE,
                                                 definition=_definition(self.queue, timeout))["stateMachineArn"]
 
     def start(self, name: str, payload: dict | None = None, machine: str | None = None) -> str:
-        return self.client.start_execution(stateMachineArn=machine or self.machine, name=name,
-                                           input=json.dumps(payload or {"n": name}))["executionArn"]
+        arn = self.client.start_execution(stateMachineArn=machine or self.machine, name=name,
+                                          input=json.dumps(payload or {"n": name}))["executionArn"]
+        self.started.append(_backend().describe_execution(arn))
+        return arn
 
     def token(self, name: str, nth: int = 0, timeout: float = 20.0) -> str:
         deadline = time.monotonic() + timeout
         while len(self.tokens.get(name, ())) <= nth:
             assert time.monotonic() < deadline, f"no token for {name}"
-            for message in self.sqs.receive_message(QueueUrl=self.queue, MaxNumberOfMessages=10,
-                                                    WaitTimeSeconds=0).get("Messages", []):
+            self._drain()
+            time.sleep(0.02)
+        return self.tokens[name][nth]
+
+    def _drain(self) -> None:
+        while messages := self.sqs.receive_message(QueueUrl=self.queue, MaxNumberOfMessages=10,
+                                                   WaitTimeSeconds=0).get("Messages", []):
+            for message in messages:
                 body = json.loads(message["Body"])
                 self.tokens.setdefault(body["name"], []).append(body["token"])
                 self.sqs.delete_message(QueueUrl=self.queue, ReceiptHandle=message["ReceiptHandle"])
-            time.sleep(0.02)
-        return self.tokens[name][nth]
 
     def status(self, arn: str, expected: str, timeout: float = 20.0) -> dict:
         deadline = time.monotonic() + timeout
@@ -74,6 +81,16 @@ class Sfn:
             assert time.monotonic() < deadline, described
             time.sleep(0.02)
         return described
+
+    def end_all(self) -> None:
+        """Fails every wait of every execution started, so none goes on (and calls out) after moto's mock has
+        ended: straight through each callback endpoint, past any lookup a test changed or broke on purpose."""
+        from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackOutcomeFailure
+
+        for execution in self.started:
+            env = execution.exec_worker.env
+            for token, endpoint in list(env.callback_pool_manager._pool.items()) if env is not None else ():
+                endpoint.notify(CallbackOutcomeFailure(callback_id=token, error="TestOver", cause=None))
 
     def error(self, call, **kwargs) -> str:
         with pytest.raises(self.client.exceptions.ClientError) as raised:
@@ -92,7 +109,9 @@ def sfn(request, monkeypatch):
         patches.enter_context(mock_aws())
         if request.param == "indexed":
             SfnIndex().install(patches)
-        yield Sfn()
+        sfn = Sfn()
+        yield sfn
+        sfn.end_all()
 
 
 def _backend():
