@@ -112,19 +112,17 @@ class DynamoCustomers(Customers):
         found = {m.order_id: m for m in OrderModel.batch_get([hit.order_id for hit in hits])} if hits else {}
         return Page([_order_from(found[hit.order_id]) for hit in hits if hit.order_id in found], next_cursor)
 
-    def count_failure(self, key: str, window: int, expires_at: datetime) -> int:
+    def start_attempt(self, key: str, window: int, limit: int, expires_at: datetime) -> bool:
         bind()
         model = CustomerModel(key, f"window#{window}")
-        model.update(actions=[CustomerModel.failures.add(1), CustomerModel.expires_at.set(expires_at)])
-        return int(model.failures or 0)
+        return written(lambda: model.update(
+            actions=[CustomerModel.failures.add(1), CustomerModel.expires_at.set(expires_at)],
+            condition=CustomerModel.failures.does_not_exist() | (CustomerModel.failures < limit)))
 
-    def failures(self, key: str, window: int) -> int:
+    def end_attempt(self, key: str, window: int) -> None:
         bind()
-        try:
-            model = CustomerModel.get(key, f"window#{window}", consistent_read=True)
-        except CustomerModel.DoesNotExist:
-            return 0
-        return int(model.failures or 0)
+        model = CustomerModel(key, f"window#{window}")
+        written(lambda: model.update(actions=[CustomerModel.failures.add(-1)], condition=CustomerModel.failures > 0))
 
     def erase(self, customer_id: str, at: datetime) -> None:
         bind()

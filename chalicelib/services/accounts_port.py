@@ -78,10 +78,13 @@ class Customers(ABC):
         """The customer's orders, newest first."""
 
     @abstractmethod
-    def count_failure(self, key: str, window: int, expires_at: datetime) -> int: ...
+    def start_attempt(self, key: str, window: int, limit: int, expires_at: datetime) -> bool:
+        """Counts one sign-in attempt in the window, in one conditional write: False (and nothing counted)
+        when the window already holds `limit` failed or unfinished attempts."""
 
     @abstractmethod
-    def failures(self, key: str, window: int) -> int: ...
+    def end_attempt(self, key: str, window: int) -> None:
+        """Uncounts an attempt that did not fail on its credentials."""
 
     @abstractmethod
     def erase(self, customer_id: str, at: datetime) -> None:
