@@ -126,6 +126,8 @@ class DynamoCustomers(Customers):
 
     def erase(self, customer_id: str, at: datetime) -> None:
         bind()
+        # The tombstone first: from then on no address can be saved (add_address needs a live profile), so
+        # the listing below finds every address there will ever be, one saved meanwhile included.
+        CustomerModel(customer_id, PROFILE, erased_at=at).save()
         for m in CustomerModel.query(customer_id, CustomerModel.item.startswith(ADDRESS), consistent_read=True):
             m.delete()
-        CustomerModel(customer_id, PROFILE, erased_at=at).save()

@@ -88,7 +88,7 @@ class Customers(ABC):
 
     @abstractmethod
     def erase(self, customer_id: str, at: datetime) -> None:
-        """Deletes the addresses and replaces the profile with a tombstone that holds no personal data."""
+        """Replaces the profile with a tombstone that holds no personal data, then deletes the addresses."""
 
     @abstractmethod
     def delete_cart(self, cart_id: str, customer_id: str) -> None:
