@@ -208,17 +208,21 @@ def erase(profile: Profile, acc: Accounts, ctx: Context) -> None:
     while True:
         page = acc.customers.orders(profile.customer_id, limit=100, cursor=cursor)
         for order in page.items:
-            _redact_order(order.id, profile.customer_id, ctx)
+            _redact_order(order.id, profile.customer_id, acc, ctx)
         if not page.next_cursor:
             break
         cursor = page.next_cursor
 
 
-def _redact_order(order_id: str, customer_id: str, ctx: Context) -> None:
+def _redact_order(order_id: str, customer_id: str, acc: Accounts, ctx: Context) -> None:
     def attempt() -> None:
         order = ctx.orders.get(order_id)
         if order is None or order.customer_id != customer_id:
             return
+        # The cart it was checked out from keeps the destination set on it (a guest cart too, when the
+        # customer signed in to check it out): it goes, before the order stops naming the customer.
+        if order.cart_id:
+            acc.customers.delete_checked_out_cart(order.cart_id, customer_id)
         _redact_deliveries(order_id, customer_id, ctx)  # first: a retry finds the order again until it is done
         ctx.orders.save(redact(order, customer_id))
 

@@ -94,6 +94,10 @@ class Customers(ABC):
     def delete_cart(self, cart_id: str, customer_id: str) -> None:
         """Deletes the customer's cart (only if it is that customer's)."""
 
+    @abstractmethod
+    def delete_checked_out_cart(self, cart_id: str, customer_id: str) -> None:
+        """Deletes a checked-out cart that is the customer's or a guest's (one the customer checked out)."""
+
 
 @dataclass(frozen=True)
 class Accounts:
