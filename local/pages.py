@@ -96,8 +96,12 @@ def _serve_static(handler: Any, path: str) -> None:
         _send(handler, 200, storefront_config(), headers={"Cache-Control": "no-cache"})
         return
     relative = "index.html" if path == "/" else urllib.parse.unquote(path.removeprefix("/storefront/"))
-    file = (STOREFRONT / relative).resolve()
-    if not file.is_relative_to(STOREFRONT.resolve()) or not file.is_file():
+    try:
+        file = (STOREFRONT / relative).resolve()
+        missing = not file.is_relative_to(STOREFRONT.resolve()) or not file.is_file()
+    except (ValueError, OSError):  # a NUL byte, a name too long for the file system
+        missing = True
+    if missing:
         _send(handler, 404, {"type": "not_found", "title": "Not found", "status": 404, "detail": "no such file"})
         return
     content_type = _TYPES.get(file.suffix) or mimetypes.guess_type(file.name)[0] or "application/octet-stream"
@@ -118,7 +122,7 @@ def _simulated_pay(handler: Any, raw: bytes) -> None:
     try:
         body = json.loads(raw or b"{}")
         order_id, token = str(body["order_id"]), str(body["access_token"])
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):  # RecursionError: nested deeper than json recurses
         fail(400, 'send {"order_id", "access_token"}')
         return
     if config.payment_provider() != "simulated":

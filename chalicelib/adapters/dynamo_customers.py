@@ -85,7 +85,13 @@ class DynamoCustomers(Customers):
 
     def delete_cart(self, cart_id: str, customer_id: str) -> None:
         model = CartModel(cart_id)
-        written(lambda: model.delete(CartModel.customer_id == customer_id))
+        # Whatever version it is at: PynamoDB would otherwise add "no version yet", which no saved cart meets.
+        written(lambda: model.delete(CartModel.customer_id == customer_id, add_version_condition=False))
+
+    def delete_checked_out_cart(self, cart_id: str, customer_id: str) -> None:
+        model = CartModel(cart_id)
+        owner = (CartModel.customer_id == customer_id) | CartModel.customer_id.does_not_exist()
+        written(lambda: model.delete((CartModel.status == "checked_out") & owner, add_version_condition=False))
 
     def merge_carts(self, target: Cart, guest: Cart) -> Cart:
         bind()
@@ -112,22 +118,22 @@ class DynamoCustomers(Customers):
         found = {m.order_id: m for m in OrderModel.batch_get([hit.order_id for hit in hits])} if hits else {}
         return Page([_order_from(found[hit.order_id]) for hit in hits if hit.order_id in found], next_cursor)
 
-    def count_failure(self, key: str, window: int, expires_at: datetime) -> int:
+    def start_attempt(self, key: str, window: int, limit: int, expires_at: datetime) -> bool:
         bind()
         model = CustomerModel(key, f"window#{window}")
-        model.update(actions=[CustomerModel.failures.add(1), CustomerModel.expires_at.set(expires_at)])
-        return int(model.failures or 0)
+        return written(lambda: model.update(
+            actions=[CustomerModel.failures.add(1), CustomerModel.expires_at.set(expires_at)],
+            condition=CustomerModel.failures.does_not_exist() | (CustomerModel.failures < limit)))
 
-    def failures(self, key: str, window: int) -> int:
+    def end_attempt(self, key: str, window: int) -> None:
         bind()
-        try:
-            model = CustomerModel.get(key, f"window#{window}", consistent_read=True)
-        except CustomerModel.DoesNotExist:
-            return 0
-        return int(model.failures or 0)
+        model = CustomerModel(key, f"window#{window}")
+        written(lambda: model.update(actions=[CustomerModel.failures.add(-1)], condition=CustomerModel.failures > 0))
 
     def erase(self, customer_id: str, at: datetime) -> None:
         bind()
+        # The tombstone first: from then on no address can be saved (add_address needs a live profile), so
+        # the listing below finds every address there will ever be, one saved meanwhile included.
+        CustomerModel(customer_id, PROFILE, erased_at=at).save()
         for m in CustomerModel.query(customer_id, CustomerModel.item.startswith(ADDRESS), consistent_read=True):
             m.delete()
-        CustomerModel(customer_id, PROFILE, erased_at=at).save()

@@ -50,20 +50,26 @@ def _failure_key(email: str) -> str:
 def sign_in(email: str, password: str, acc: Accounts, ctx: Context, *, max_failures: int,
             window_seconds: int) -> Tokens:
     """Cognito's answer, after a per-email count of recent failures: past `max_failures` in the current
-    window, every attempt is refused (429) until the window ends, right password or not."""
+    window, every attempt is refused (429) until the window ends, right password or not. The attempt is
+    counted before Cognito is asked, in one conditional write, and uncounted unless the credentials were
+    wrong: so concurrent guesses cannot all pass the check before any failure is counted."""
     from ..domain.customers import BadCredentials
 
     now = ctx.clock().timestamp()
     window, key = int(now // window_seconds), _failure_key(email)
     retry_after = int((window + 1) * window_seconds - now) + 1
-    if acc.customers.failures(key, window) >= max_failures:
+    expires = datetime.fromtimestamp((window + 1) * window_seconds, tz=ctx.clock().tzinfo)
+    if not acc.customers.start_attempt(key, window, max_failures, expires + timedelta(seconds=window_seconds)):
         raise Throttled("too many failed sign-ins for this email; try again later", retry_after=retry_after)
     try:
-        return acc.identity.sign_in(email, password)
+        tokens = acc.identity.sign_in(email, password)
     except BadCredentials:
-        expires = datetime.fromtimestamp((window + 1) * window_seconds, tz=ctx.clock().tzinfo)
-        acc.customers.count_failure(key, window, expires + timedelta(seconds=window_seconds))
+        raise  # a failure: it stays counted
+    except BaseException:
+        acc.customers.end_attempt(key, window)
         raise
+    acc.customers.end_attempt(key, window)
+    return tokens
 
 
 def refresh(refresh_token: str, acc: Accounts) -> Tokens:
@@ -202,17 +208,21 @@ def erase(profile: Profile, acc: Accounts, ctx: Context) -> None:
     while True:
         page = acc.customers.orders(profile.customer_id, limit=100, cursor=cursor)
         for order in page.items:
-            _redact_order(order.id, profile.customer_id, ctx)
+            _redact_order(order.id, profile.customer_id, acc, ctx)
         if not page.next_cursor:
             break
         cursor = page.next_cursor
 
 
-def _redact_order(order_id: str, customer_id: str, ctx: Context) -> None:
+def _redact_order(order_id: str, customer_id: str, acc: Accounts, ctx: Context) -> None:
     def attempt() -> None:
         order = ctx.orders.get(order_id)
         if order is None or order.customer_id != customer_id:
             return
+        # The cart it was checked out from keeps the destination set on it (a guest cart too, when the
+        # customer signed in to check it out): it goes, before the order stops naming the customer.
+        if order.cart_id:
+            acc.customers.delete_checked_out_cart(order.cart_id, customer_id)
         _redact_deliveries(order_id, customer_id, ctx)  # first: a retry finds the order again until it is done
         ctx.orders.save(redact(order, customer_id))
 

@@ -78,18 +78,25 @@ class Customers(ABC):
         """The customer's orders, newest first."""
 
     @abstractmethod
-    def count_failure(self, key: str, window: int, expires_at: datetime) -> int: ...
+    def start_attempt(self, key: str, window: int, limit: int, expires_at: datetime) -> bool:
+        """Counts one sign-in attempt in the window, in one conditional write: False (and nothing counted)
+        when the window already holds `limit` failed or unfinished attempts."""
 
     @abstractmethod
-    def failures(self, key: str, window: int) -> int: ...
+    def end_attempt(self, key: str, window: int) -> None:
+        """Uncounts an attempt that did not fail on its credentials."""
 
     @abstractmethod
     def erase(self, customer_id: str, at: datetime) -> None:
-        """Deletes the addresses and replaces the profile with a tombstone that holds no personal data."""
+        """Replaces the profile with a tombstone that holds no personal data, then deletes the addresses."""
 
     @abstractmethod
     def delete_cart(self, cart_id: str, customer_id: str) -> None:
         """Deletes the customer's cart (only if it is that customer's)."""
+
+    @abstractmethod
+    def delete_checked_out_cart(self, cart_id: str, customer_id: str) -> None:
+        """Deletes a checked-out cart that is the customer's or a guest's (one the customer checked out)."""
 
 
 @dataclass(frozen=True)

@@ -64,3 +64,15 @@ def test_a_body_on_a_page_request_is_read_or_refused_like_the_api_does(shop):
         assert too_large.headers["Content-Type"] == "application/problem+json"
         assert session.get(f"{shop.url}/health", timeout=30).json() == {"status": "ok"}
     assert requests.delete(f"{shop.url}/", timeout=30).status_code == 405
+
+
+def test_odd_page_requests_get_a_problem_not_a_dropped_connection(shop):
+    # A NUL byte in a file name, a name too long for the file system, and a body nested deeper than a JSON
+    # parser recurses: each answered.
+    for path in ("/storefront/%00", "/storefront/index.html%00.js", "/storefront/" + "a" * 300):
+        response = requests.get(f"{shop.url}{path}", timeout=30)
+        assert response.status_code == 404, path
+        assert response.headers["Content-Type"] == "application/problem+json"
+    deep = requests.post(f"{shop.url}/_local/simulated-pay", data=b"[" * 60000, timeout=30)
+    assert deep.status_code == 400
+    assert deep.headers["Content-Type"] == "application/problem+json"

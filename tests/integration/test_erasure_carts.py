@@ -1,0 +1,78 @@
+"""Erasure and the customer's carts: a cart keeps the destination set on it, and must not keep it past the
+erasure (the open cart, the carts the customer checked out, and a guest cart they checked out signed in)."""
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+
+from chalicelib import wiring
+from chalicelib.domain.commands import AddToCart, PlaceOrder
+from chalicelib.domain.ids import new_id
+from chalicelib.domain.orders import Address
+from chalicelib.services import accounts, cart_pricing, carts
+from chalicelib.services.checkout import place_order
+
+from .helpers import make_product, random_sku
+from .test_customers_repository import _every_item
+
+TTL = timedelta(days=7)
+PASSWORD = "Corr3ct-horse-battery"
+
+
+def _address() -> Address:
+    tag = secrets.token_hex(4)
+    return Address(name=f"Ada {tag}", line1=f"{tag} Analytical Row", city=f"Town{tag}", postal_code=f"N{tag}",
+                   country="GB", line2=f"Flat {tag}")
+
+
+def _customer(acc, ctx) -> tuple[str, str]:
+    email = f"it-{secrets.token_hex(5)}@example.com"
+    customer_id, _ = accounts.sign_up(email, PASSWORD, acc, ctx, auto_confirm=True)
+    return customer_id, email
+
+
+def _personal(*addresses: Address) -> list[str]:
+    return [value for a in addresses for value in (a.name, a.line1, a.line2, a.city, a.postal_code)]
+
+
+def test_the_open_cart_goes_with_its_address(ctx):
+    acc = wiring.accounts()
+    customer_id, _ = _customer(acc, ctx)
+    sku = random_sku("C")
+    make_product(ctx, (sku, 900), stock={sku: 10})
+    address = _address()
+    cart = accounts.customer_cart(acc.customers.profile(customer_id), acc, ctx, TTL).cart
+    carts.add_item(AddToCart(cart.id, sku, 1, customer_id), ctx, TTL)
+    cart_pricing.set_destination(cart.id, address, "", ctx, TTL, customer_id)
+    assert all(value in _every_item() for value in _personal(address))
+
+    accounts.erase(acc.customers.profile(customer_id), acc, ctx)
+
+    assert ctx.carts.get(cart.id) is None
+    after = _every_item()
+    assert [value for value in _personal(address) if value in after] == []
+
+
+def test_the_carts_a_customer_checked_out_keep_no_address_after_erasure(ctx):
+    acc = wiring.accounts()
+    customer_id, email = _customer(acc, ctx)
+    profile = acc.customers.profile(customer_id)
+    sku = random_sku("C")
+    make_product(ctx, (sku, 900), stock={sku: 10})
+    address, other = _address(), _address()
+
+    cart = accounts.customer_cart(profile, acc, ctx, TTL).cart
+    carts.add_item(AddToCart(cart.id, sku, 1, customer_id), ctx, TTL)
+    cart_pricing.set_destination(cart.id, address, "", ctx, TTL, customer_id)
+    place_order(PlaceOrder(cart.id, new_id("key"), email, None, customer_id=customer_id), ctx)
+    assert accounts.customer_cart(profile, acc, ctx, TTL).cart.id != cart.id  # the next cart is a new one
+    guest = carts.create_cart(ctx, TTL, items=[(sku, 1)]).cart
+    cart_pricing.set_destination(guest.id, other, "", ctx, TTL)
+    place_order(PlaceOrder(guest.id, new_id("key"), email, None, customer_id=customer_id), ctx)
+    personal = _personal(address, other)
+    assert all(value in _every_item() for value in personal)
+
+    accounts.erase(acc.customers.profile(customer_id), acc, ctx)
+
+    after = _every_item()
+    assert [value for value in personal if value in after] == []
