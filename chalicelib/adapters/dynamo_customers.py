@@ -13,9 +13,8 @@ from . import cursor as cursors
 from .dynamo_carts import _cart_from, _cart_model
 from .dynamo_orders import _as_dict, _order_from
 from .dynamodb import Tx, versioned, written
-from .models import CartModel, CustomerModel, OrderModel, bind
+from .models import PROFILE, CartModel, CustomerModel, OrderModel, bind
 
-PROFILE = "profile"
 ADDRESS = "address#"
 
 

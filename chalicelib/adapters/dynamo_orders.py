@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from ..domain.cart import Cart, PricedLine
-from ..domain.errors import Conflict, FieldError, OutOfStock
+from ..domain.errors import Conflict, FieldError, OutOfStock, Unauthenticated
 from ..domain.ids import rfc3339
 from ..domain.money import Money
 from ..domain.orders import Address, Fulfillment, Order, Payment, Refund, StatusChange, StockMove
@@ -20,7 +20,7 @@ from . import cursor as cursors
 from .dynamo_pricing import give_back, redeem, refused_code
 from .dynamo_stock_shards import SHARD_MOVES, read_shards, shard_item, stock_writes
 from .dynamodb import STOCK_MOVES, Tx, created_key, find, versioned, written
-from .models import ORDER_SHARDS, CartModel, OrderModel, SkuModel, SkuShardModel, bind
+from .models import ORDER_SHARDS, PROFILE, CartModel, CustomerModel, OrderModel, SkuModel, SkuShardModel, bind
 from .pricing_codec import pricing_from, pricing_map
 
 _PLAN_ATTEMPTS = 5  # plans of a hot SKU's line, each from fresh reads, before it is out of stock
@@ -169,11 +169,15 @@ class DynamoOrders(ports.Orders):
         if order.discount is not None:
             redeem(tx, code=order.discount.code, email=order.email, once_per_email=order.discount.once_per_email,
                    order_id=order.id, at=order.created_at)
+        if order.customer_id:  # an erasure lists the customer's orders after its tombstone: none may follow it
+            tx.check("customer", CustomerModel, order.customer_id, PROFILE, CustomerModel.erased_at.does_not_exist())
         failed = tx.commit()
         if not failed:
             return set()
         if "order" in failed:
             raise OrderAlreadyPlaced(order.id)
+        if "customer" in failed:
+            raise Unauthenticated("this account no longer exists; nothing was reserved")
         if "cart" in failed:
             raise StaleWrite(cart.id)
         if "discount" in failed:

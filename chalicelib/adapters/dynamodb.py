@@ -65,6 +65,9 @@ class Tx:
     puts: list = field(default_factory=list)
     updates: list = field(default_factory=list)
 
+    def check(self, label, model_cls, hash_key, range_key, condition):
+        self.checks.append((label, model_cls, hash_key, range_key, condition))
+
     def save(self, label, model, condition=None):
         self.puts.append((label, model, condition))
 
@@ -76,9 +79,13 @@ class Tx:
 
     def commit(self) -> list:
         """Runs the transaction; returns [] on success, else the labels whose condition failed."""
-        labels = [d[0] for d in self.deletes] + [p[0] for p in self.puts] + [u[0] for u in self.updates]
+        # In the order PynamoDB sends them (condition checks, deletes, puts, updates): the reasons come back so.
+        labels = ([c[0] for c in self.checks] + [d[0] for d in self.deletes] + [p[0] for p in self.puts]
+                  + [u[0] for u in self.updates])
         try:
             with TransactWrite(connection=connection()) as tx:
+                for _, model_cls, hash_key, range_key, condition in self.checks:
+                    tx.condition_check(model_cls, hash_key, range_key, condition=condition)
                 for _, model, condition in self.deletes:
                     tx.delete(model, condition=condition)
                 for _, model, condition in self.puts:

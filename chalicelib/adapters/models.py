@@ -289,6 +289,9 @@ class InboundEventModel(Model):
     expires_at = TTLAttribute(null=True)
 
 
+PROFILE = "profile"  # the sort key of a customer's profile item
+
+
 class CustomerModel(Model):
     """One partition per customer: the profile (item "profile") and each saved address ("address#<id>").
     Sign-in failure counts live in their own partitions ("signin#<sha256 of the email>", "window#<n>")."""

@@ -14,6 +14,7 @@ from ..domain.errors import (
     IdempotencyKeyReused,
     Invalid,
     OutOfStock,
+    Unauthenticated,
 )
 from ..domain.ids import derived_id, keyed_secret, new_id, new_secret, sha256_hex
 from ..domain.orders import Order, Payment
@@ -104,7 +105,7 @@ def place_order(cmd: PlaceOrder, ctx: Context, *, token_secret: str = "") -> Che
         except StaleWrite:
             cancel_intent()
             continue  # the cart changed after we priced it: price it again
-        except (OutOfStock, DiscountExhausted, DiscountAlreadyUsed, DiscountInvalid):
+        except (OutOfStock, DiscountExhausted, DiscountAlreadyUsed, DiscountInvalid, Unauthenticated):
             cancel_intent()
             raise
         except OrderAlreadyPlaced:

@@ -76,3 +76,34 @@ def test_the_carts_a_customer_checked_out_keep_no_address_after_erasure(ctx):
 
     after = _every_item()
     assert [value for value in personal if value in after] == []
+
+
+def test_a_checkout_that_reaches_its_write_after_the_erasure_places_nothing(ctx, monkeypatch):
+    """Checkout authenticated the customer, then the erasure ran (tombstone, then the listing of orders):
+    an order placed after that listing would keep the email and address for good. The placing transaction
+    requires a live profile, so the checkout fails and reserves nothing; its payment intent is canceled."""
+    import pytest
+
+    from chalicelib.domain.errors import Unauthenticated
+
+    acc = wiring.accounts()
+    customer_id, email = _customer(acc, ctx)
+    sku = random_sku("C")
+    make_product(ctx, (sku, 900), stock={sku: 10})
+    cart = accounts.customer_cart(acc.customers.profile(customer_id), acc, ctx, TTL).cart
+    carts.add_item(AddToCart(cart.id, sku, 1, customer_id), ctx, TTL)
+    cart_pricing.set_destination(cart.id, _address(), "", ctx, TTL, customer_id)
+    place = type(ctx.orders).place
+
+    def erased_first(orders, order, *args, **kwargs):
+        acc.customers.erase(customer_id, ctx.clock())  # what erasure does before it lists the orders
+        return place(orders, order, *args, **kwargs)
+
+    monkeypatch.setattr(type(ctx.orders), "place", erased_first)
+    canceled = []
+    monkeypatch.setattr(ctx.payments, "cancel_intent", lambda intent_id, key: canceled.append(intent_id))
+    with pytest.raises(Unauthenticated):
+        place_order(PlaceOrder(cart.id, new_id("key"), email, None, customer_id=customer_id), ctx)
+    assert acc.customers.orders(customer_id, limit=10, cursor=None).items == []
+    assert ctx.inventory.get(sku).reserved == 0 and ctx.carts.get(cart.id).status == "open"
+    assert len(canceled) == 1
