@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.domain.errors import InvalidTransition
+from chalicelib.domain.errors import EventTooEarly, InvalidTransition
 from chalicelib.domain.inventory import StockLevel
 from chalicelib.domain.money import Money
 from chalicelib.services import lifecycle
+from chalicelib.services.order_writes import update
 from chalicelib.services.ports import PaymentGatewayError
 from tests.fakes import fake_context
+from tests.unit.test_external_refunds import _after_first_read
 from tests.unit.test_lifecycle import RecordingGateway, RecordingNotifier, RecordingWorkflow, _paid
 
 
@@ -155,4 +157,17 @@ def test_a_partial_refund_event_delivered_twice_after_the_cancel(ctx):
     lifecycle.cancel(order.id, ctx, reason="merchant")
     _event(ctx, order, first)  # books 300 and gives back the rest
     _event(ctx, order, first)  # Stripe sends it again: nothing more
+    _matches_provider(ctx, order.id, sku)
+
+
+def test_an_event_that_finds_the_order_canceled_meanwhile_is_sent_back_until_the_cancel_refund_is_done(ctx):
+    order, sku = _charged(ctx)
+    part = _dashboard(ctx, order, 300)
+    # The event reads the order paid; the cancel is written (its refund booked, not asked yet) before it books.
+    _after_first_read(ctx, lambda: update(order.id, ctx, lambda o: o.cancel(ctx.clock())))
+    with pytest.raises(EventTooEarly):
+        _event(ctx, order, part)
+    assert [r.status for r in ctx.orders.get(order.id).refunds] == ["pending"], "nothing booked beside it"
+    lifecycle.cancel(order.id, ctx, reason="merchant")  # the cancel's own run: the provider refuses it
+    _event(ctx, order, part)  # Stripe's retry
     _matches_provider(ctx, order.id, sku)
