@@ -445,8 +445,18 @@ def record_external_refund(order_id: str, amount_refunded: int, ctx: Context) ->
     refunded is then booked, and what it still holds is booked as the cancel's return and given back."""
     refund_id = derived_id("re", order_id, str(amount_refunded))
     writes = OrderWrites(order_id, ctx)
+
+    def settle_first() -> None:
+        try:
+            _settle(writes)
+        except PaymentGatewayError as exc:
+            if not exc.retryable:
+                raise
+            # The provider did not answer: the refund stays booked, and Stripe sends the event again later.
+            raise EventTooEarly(f"order {order_id} has a refund in flight; send this refund again later") from exc
+
     if writes(lambda o: None).status == CANCELED:
-        _settle(writes)
+        settle_first()
 
     def book(o: Order):
         if o.status not in (PAID, SHIPPED, CANCELED) or any(r.id == refund_id for r in o.refunds):
@@ -464,5 +474,5 @@ def record_external_refund(order_id: str, amount_refunded: int, ctx: Context) ->
     writes(lambda o: o.settle_refund(refund_id, "", ctx.clock()))
     if writes.order.status == CANCELED:
         writes(lambda o: o.book_return(ctx.clock()))
-        _settle(writes)
+        settle_first()
     return writes.dispatch()

@@ -171,3 +171,19 @@ def test_an_event_that_finds_the_order_canceled_meanwhile_is_sent_back_until_the
     lifecycle.cancel(order.id, ctx, reason="merchant")  # the cancel's own run: the provider refuses it
     _event(ctx, order, part)  # Stripe's retry
     _matches_provider(ctx, order.id, sku)
+
+
+def test_an_event_whose_refund_of_the_rest_times_out_is_sent_back_and_finished_by_its_retry(ctx):
+    order, sku = _charged(ctx)
+    part = _dashboard(ctx, order, 300)
+    lifecycle.cancel(order.id, ctx, reason="merchant")
+
+    def timeout():
+        raise PaymentGatewayError("stripe refund failed: APIConnectionError", retryable=True)
+
+    ctx.payments.during_refund = timeout
+    with pytest.raises(EventTooEarly):
+        _event(ctx, order, part)
+    assert sorted(r.status for r in ctx.orders.get(order.id).refunds) == ["failed", "pending", "succeeded"]
+    _event(ctx, order, part)  # Stripe's retry asks again with the same key
+    _matches_provider(ctx, order.id, sku)
