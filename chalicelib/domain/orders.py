@@ -260,6 +260,18 @@ class Order(Priced):
         refunded = (self.refunded or Money.zero(self.currency)) + refund.amount
         return replace(self, refunded=refunded, refunds=self.refunds + (refund,), updated_at=at)
 
+    def book_provider_refund(self, refund: Refund, at: datetime) -> Order:
+        """Books a refund the provider made outside Shelf (its dashboard), pending until settled. A canceled
+        order takes it too: the provider refused its cancel's own refund because the charge was refunded
+        there first, and what it refunded is what the record must say. Not one whose intent was voided (or
+        never captured): it has no charge to refund."""
+        if self.status != CANCELED:
+            return self.start_refund(refund, at)
+        if self.payment.status != CAPTURED or refund.amount.amount <= 0 or refund.amount > self.refundable:
+            return self
+        return replace(self, refunded=(self.refunded or Money.zero(self.currency)) + refund.amount,
+                       refunds=self.refunds + (refund,), updated_at=at)
+
     def settle_refund(self, refund_id: str, provider_refund_id: str, at: datetime, *,
                       released: bool = False) -> tuple[Order, list[StockMove]]:
         """The provider refunded (or, with `released`, voided the authorization instead: nothing had been

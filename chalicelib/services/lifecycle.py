@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ..domain.errors import Conflict, IdempotencyKeyReused, InvalidTransition, OrderClosed
+from ..domain.errors import Conflict, EventTooEarly, IdempotencyKeyReused, InvalidTransition, OrderClosed
 from ..domain.ids import derived_id, new_id
 from ..domain.money import Money
 from ..domain.orders import (
@@ -34,6 +34,8 @@ from .orders import get_order as _load
 from .ports import PaymentDeclined, PaymentGatewayError, RefundInDoubt
 
 UNEXPECTED_STATE = "payment_intent_unexpected_state"
+# The provider refuses a refund of a charge it has refunded in full already (its dashboard refunded it first).
+ALREADY_REFUNDED = "charge_already_refunded"
 _SETTLE_STEPS = 8  # more than any settlement needs (void, book, refund) even with others racing it
 
 
@@ -268,11 +270,17 @@ def _settle(writes: OrderWrites) -> None:
             # A refund booked by someone else (a racing refund request) is asked for again with its own
             # idempotency key: the provider answers what it did, never refunds twice.
             refund_id, release = step.refund.id, order.payment.status == AUTHORIZED
-            if release:
-                ctx.payments.cancel_intent(intent, f"{order_id}:{refund_id}")
-                provider_id = ""
-            else:
-                provider_id = ctx.payments.refund(intent, step.refund.amount, f"{order_id}:{refund_id}")
+            try:
+                if release:
+                    ctx.payments.cancel_intent(intent, f"{order_id}:{refund_id}")
+                    provider_id = ""
+                else:
+                    provider_id = ctx.payments.refund(intent, step.refund.amount, f"{order_id}:{refund_id}")
+            except PaymentGatewayError as exc:
+                if exc.retryable:
+                    raise  # booked still: the next cancel (or charge.refunded) asks again with the same key
+                _refused(writes, refund_id, exc)
+                continue
             writes(lambda o: o.settle_refund(refund_id, provider_id, ctx.clock(), released=release))
             continue
         try:
@@ -351,14 +359,28 @@ def refund(order_id: str, amount: Money | None, reason: str, ctx: Context, *,
             # refund: `settle_refunds_in_doubt`) asks again with the same key and settles it either way.
             writes.dispatch()
             raise RefundInDoubt(refund_id, str(exc)) from exc
-        writes(lambda o: o.fail_refund(refund_id, ctx.clock()))
-        writes.dispatch()
-        if writes.order.status == CANCELED:
+        done_there = _refused(writes, refund_id, exc)
+        order = writes.dispatch()
+        if order.status == CANCELED:
             settle(order_id, ctx)  # canceled meanwhile: what this refund did not give back, the cancel does
-        raise
+        if not done_there:
+            raise
+        return order, next(r for r in order.refunds if r.id == refund_id)
     writes(lambda o: o.settle_refund(refund_id, provider_id, ctx.clock(), released=release))
     order = writes.dispatch()
     return order, next(r for r in order.refunds if r.id == refund_id)
+
+
+def _refused(writes: OrderWrites, refund_id: str, exc: PaymentGatewayError) -> bool:
+    """The provider refused a booked refund for good. A charge it had refunded in full already (in its
+    dashboard) holds everything booked: the refund is settled as done there, and True is returned. Any
+    other refusal un-books it; the provider's `charge.refunded` then books what it did refund."""
+    ctx = writes.ctx
+    if exc.code == ALREADY_REFUNDED:
+        writes(lambda o: o.settle_refund(refund_id, "", ctx.clock()))
+        return True
+    writes(lambda o: o.fail_refund(refund_id, ctx.clock()))
+    return False
 
 
 def keyed_refund(order_id: str, key: str | None, amount: Money | None, reason: str,
@@ -416,19 +438,41 @@ def settle_refunds_in_doubt(ctx: Context, *, older_than_seconds: int, limit: int
 def record_external_refund(order_id: str, amount_refunded: int, ctx: Context) -> Order:
     """The provider reports refunds made outside Shelf (its dashboard): book the difference. What is missing
     is decided from the version being written: events racing each other (each carries the charge's running
-    total) or a Shelf refund un-booked meanwhile never leave more booked than the provider refunded."""
+    total) or a Shelf refund un-booked meanwhile never leave more booked than the provider refunded.
+
+    A canceled order first has its cancel's refund carried out (or refused: the dashboard got there first),
+    since only a record with nothing in flight can be compared with the provider's total; what the provider
+    refunded is then booked, and what it still holds is booked as the cancel's return and given back."""
     refund_id = derived_id("re", order_id, str(amount_refunded))
+    writes = OrderWrites(order_id, ctx)
+
+    def settle_first() -> None:
+        try:
+            _settle(writes)
+        except PaymentGatewayError as exc:
+            if not exc.retryable:
+                raise
+            # The provider did not answer: the refund stays booked, and Stripe sends the event again later.
+            raise EventTooEarly(f"order {order_id} has a refund in flight; send this refund again later") from exc
+
+    if writes(lambda o: None).status == CANCELED:
+        settle_first()
 
     def book(o: Order):
-        if o.status not in (PAID, SHIPPED) or any(r.id == refund_id for r in o.refunds):
+        if o.status not in (PAID, SHIPPED, CANCELED) or any(r.id == refund_id for r in o.refunds):
             return None
+        if o.status == CANCELED and any(r.status == "pending" for r in o.refunds):
+            # Canceled since the step above: its refund is in flight, so the total cannot be compared yet.
+            raise EventTooEarly(f"order {order_id} has a refund in flight; send this refund again later")
         missing = amount_refunded - sum(r.amount.amount for r in o.refunds if r.status != "failed")
         if missing <= 0:
             return None
-        return o.start_refund(Refund(refund_id, Money(missing, o.currency), "pending", "refunded at the provider",
-                                     ctx.clock()), ctx.clock())
+        return o.book_provider_refund(Refund(refund_id, Money(missing, o.currency), "pending",
+                                             "refunded at the provider", ctx.clock()), ctx.clock())
 
-    writes = OrderWrites(order_id, ctx)
     writes(book)
     writes(lambda o: o.settle_refund(refund_id, "", ctx.clock()))
+    if writes.order.status == CANCELED:
+        writes(lambda o: o.book_return(ctx.clock()))
+        settle_first()
     return writes.dispatch()

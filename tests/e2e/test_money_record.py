@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from tools.webhook import stripe_event
 
 from .fixtures import money, shop_fixture  # noqa: F401
@@ -115,3 +117,26 @@ def test_a_cancel_racing_a_late_payment_and_a_merchant_cancel_gives_the_payment_
     _in_turn(orders, race)
     eventually(lambda: shop.stock(sku) == {"sku": sku, "on_hand": ROUNDS + 10, "reserved": 0,
                                            "available": ROUNDS + 10}, what="every unit back on the shelf")
+
+
+@pytest.mark.parametrize("dashboard, refusal", [(1000, "charge_already_refunded"), (400, "")],
+                         ids=["full", "partial"])
+def test_a_cancel_after_a_dashboard_refund_ends_with_what_the_provider_refunded(shop, stack, dashboard, refusal):
+    """The merchant refunded in Stripe's dashboard, then canceled in Shelf before the refund's event came:
+    Stripe refuses the cancel's refund (the charge is refunded already, or less is left than asked), and the
+    event books what Stripe refunded and gives back the rest. Nothing stays pending."""
+    from chalicelib import wiring
+    from chalicelib.services.ports import PaymentGatewayError
+
+    (order,), sku = _orders(shop, 1, paid=True)
+    on_hand = shop.stock(sku)["on_hand"]
+    wiring.context().payments.fail_next("refund", PaymentGatewayError(
+        "stripe refund failed: InvalidRequestError: refused", retryable=False, code=refusal))
+    canceled = shop.request("POST", f"/admin/orders/{order['id']}/cancel", admin=True, json={})
+    assert canceled.status_code == 200, canceled.text
+    assert canceled.json()["status"] == "canceled"
+    assert send_stripe(shop, stripe_event("charge.refunded", order, amount_refunded=dashboard)).status_code == 200
+    stored = _gives_back(order["id"], 1000)
+    gone_back = sorted(r.amount.amount for r in stored.refunds if r.status == "succeeded")
+    assert gone_back == ([1000] if dashboard == 1000 else [400, 600]), stored.refunds
+    assert shop.stock(sku)["on_hand"] == on_hand + 1, "restocked once, by the cancel"
