@@ -218,10 +218,18 @@ class Order(Priced):
         until the provider confirms) in the same write that decides it."""
         if self.payment.status != CAPTURED or self.refundable.amount <= 0:
             return self
-        refund = Refund(id=derived_id("re", self.id, "cancel", str(len(self.refunds))), amount=self.refundable,
+        refund = Refund(id=self._return_id(len(self.refunds)), amount=self.refundable,
                         status="pending", reason="order canceled", created_at=at)
         return replace(self, refunded=(self.refunded or Money.zero(self.currency)) + refund.amount,
                        refunds=self.refunds + (refund,), updated_at=at)
+
+    def _return_id(self, index: int) -> str:
+        return derived_id("re", self.id, "cancel", str(index))
+
+    def is_return(self, refund_id: str) -> bool:
+        """Whether the refund is a canceled order's own return (`book_return`), booked with or after the
+        cancel: not a refund booked before it (a merchant's or a return's), which that return left out."""
+        return any(r.id == refund_id == self._return_id(i) for i, r in enumerate(self.refunds))
 
     def record_void(self, at: datetime) -> Order | None:
         """The provider voided the intent. Unless it captured in the meantime (then settling refunds it)."""
@@ -294,12 +302,20 @@ class Order(Priced):
         return settled.transition(REFUNDED, at), moves
 
     def fail_refund(self, refund_id: str, at: datetime) -> Order | None:
+        """The provider refused the refund: it is un-booked. On a canceled order, one booked before the cancel
+        (a merchant's refund in flight when the order was canceled) was left out of the cancel's return, so
+        what it did not give back is booked as a return in the same write. A refused return is not booked
+        again: the provider refuses the charge's refunds (a dispute), or a dashboard refund got there first
+        and its `charge.refunded` books what it refunded."""
         refund = next(r for r in self.refunds if r.id == refund_id)
         if refund.status != "pending":
             return None
         refunds = tuple(replace(r, status="failed") if r.id == refund_id else r for r in self.refunds)
-        return replace(self, refunds=refunds, refunded=(self.refunded or Money.zero(self.currency)) - refund.amount,
-                       updated_at=at)
+        failed = replace(self, refunds=refunds, refunded=(self.refunded or Money.zero(self.currency)) - refund.amount,
+                         updated_at=at)
+        if self.status == CANCELED and not self.is_return(refund_id):
+            return failed.book_return(at)
+        return failed
 
     def transition(self, target: str, at: datetime) -> Order:
         if not can_transition(self.status, target):

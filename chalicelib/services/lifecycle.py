@@ -318,7 +318,8 @@ def refund(order_id: str, amount: Money | None, reason: str, ctx: Context, *,
     booked twice. A provider failure that may pass (a timeout: the provider may have refunded) leaves the
     refund booked and raises RefundInDoubt: a caller's next run settles it, and a `merchant` refund (the
     admin API's, with or without a key) is settled by the schedule too (`settle_refunds_in_doubt`). A
-    refusal un-books it (`failed`). With `at_most`,
+    refusal un-books it (`failed`); on an order canceled meanwhile, the cancel then gives that amount back
+    (`Order.fail_refund` books it as a return, and it is settled here). With `at_most`,
     `amount` is capped at what is left of the payment, decided from the version being written; when nothing
     is left, or the amount is 0, nothing is booked and the refund is None. `metadata` (with the order and
     refund ids) goes on the provider's refund."""
@@ -362,7 +363,9 @@ def refund(order_id: str, amount: Money | None, reason: str, ctx: Context, *,
         done_there = _refused(writes, refund_id, exc)
         order = writes.dispatch()
         if order.status == CANCELED:
-            settle(order_id, ctx)  # canceled meanwhile: what this refund did not give back, the cancel does
+            # Canceled meanwhile: what this refund did not give back is booked as a return (the same write
+            # that un-booked it), and carried out here with the cancel's other steps.
+            order = settle(order_id, ctx)
         if not done_there:
             raise
         return order, next(r for r in order.refunds if r.id == refund_id)
@@ -374,13 +377,36 @@ def refund(order_id: str, amount: Money | None, reason: str, ctx: Context, *,
 def _refused(writes: OrderWrites, refund_id: str, exc: PaymentGatewayError) -> bool:
     """The provider refused a booked refund for good. A charge it had refunded in full already (in its
     dashboard) holds everything booked: the refund is settled as done there, and True is returned. Any
-    other refusal un-books it; the provider's `charge.refunded` then books what it did refund."""
+    other refusal un-books it; the provider's `charge.refunded` then books what it did refund. On a canceled
+    order the domain books what a refund booked before the cancel did not give back as a return, which
+    settling then carries out (`Order.fail_refund`); a refused return leaves the payment captured, and is
+    logged as an error and counted, for a person to resolve (docs/operations.md)."""
     ctx = writes.ctx
     if exc.code == ALREADY_REFUNDED:
         writes(lambda o: o.settle_refund(refund_id, "", ctx.clock()))
         return True
-    writes(lambda o: o.fail_refund(refund_id, ctx.clock()))
+    failed_here = []
+
+    def fail(o: Order):
+        step = o.fail_refund(refund_id, ctx.clock())
+        failed_here[:] = [step is not None]  # decided again on every attempt: only the run that un-books it
+        return step
+
+    order = writes(fail)
+    if failed_here == [True] and order.status == CANCELED and order.is_return(refund_id):
+        _report_refused_return(order, refund_id, exc, ctx)
     return False
+
+
+def _report_refused_return(order: Order, refund_id: str, exc: PaymentGatewayError, ctx: Context) -> None:
+    from ..observability import logger
+    from .metering import CANCELED_REFUND_REFUSED, count
+
+    logger.error("the provider refused a canceled order's refund: its payment stays captured",
+                 extra={"order_id": order.id, "refund_id": refund_id, "payment_intent_id":
+                        order.payment.payment_intent_id, "code": exc.code, "error": str(exc),
+                        "captured_not_refunded": order.refundable.amount, "currency": order.currency})
+    count(ctx, CANCELED_REFUND_REFUSED)
 
 
 def keyed_refund(order_id: str, key: str | None, amount: Money | None, reason: str,

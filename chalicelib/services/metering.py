@@ -8,6 +8,9 @@ from .context import Context
 ORDERS_BY_STATUS = {PAID: "OrdersPaid", SHIPPED: "OrdersShipped", CANCELED: "OrdersCanceled",
                     REFUNDED: "OrdersRefunded"}
 PAYMENT_FAILED = "PaymentFailed"
+# The provider refused a canceled order's return: its payment stays captured until someone resolves it
+# (docs/operations.md, "Money record of canceled orders").
+CANCELED_REFUND_REFUSED = "PaymentReturnsRefused"
 WEBHOOK_DELIVERY_FAILED = "WebhookDeliveriesFailed"  # all attempts used: parked, shown as failed
 WEBHOOK_ATTEMPT_FAILED = "WebhookDeliveryAttemptsFailed"  # one attempt failed; the queue tries again
 
