@@ -140,3 +140,46 @@ def test_a_cancel_after_a_dashboard_refund_ends_with_what_the_provider_refunded(
     gone_back = sorted(r.amount.amount for r in stored.refunds if r.status == "succeeded")
     assert gone_back == ([1000] if dashboard == 1000 else [400, 600]), stored.refunds
     assert shop.stock(sku)["on_hand"] == on_hand + 1, "restocked once, by the cancel"
+
+
+def test_a_merchant_refund_refused_after_the_order_was_canceled_is_given_back_by_the_cancel(shop, stack):
+    """A merchant refund of part is booked, its provider call times out (it stays pending), the order is
+    canceled (its refund of the rest leaves that part out), and Stripe then refuses the merchant refund for a
+    reason of its own: the cancel gives that part back too, and the whole payment is back, once."""
+    from chalicelib import wiring
+    from chalicelib.services.ports import PaymentGatewayError
+
+    (order,), sku = _orders(shop, 1, paid=True)
+    on_hand = shop.stock(sku)["on_hand"]
+    payments = wiring.context().payments
+    payments.fail_next("refund", PaymentGatewayError("stripe refund failed: APIConnectionError", retryable=True))
+    path = f"/admin/orders/{order['id']}"
+    refund = shop.request("POST", f"{path}/refunds", admin=True, json={"amount": money(400), "reason": "damaged"})
+    assert refund.status_code == 503, refund.text
+    payments.fail_next("refund", PaymentGatewayError("stripe refund failed: InvalidRequestError: insufficient "
+                                                     "balance", retryable=False, code="balance_insufficient"))
+    canceled = shop.request("POST", f"{path}/cancel", admin=True, json={})
+    assert canceled.status_code == 200, canceled.text
+    stored = _gives_back(order["id"], 1000)
+    assert sorted((r.amount.amount, r.status) for r in stored.refunds) == [
+        (400, "failed"), (400, "succeeded"), (600, "succeeded")], stored.refunds
+    assert shop.stock(sku)["on_hand"] == on_hand + 1, "restocked once, by the cancel"
+
+
+def test_a_cancel_whose_refund_stripe_refuses_answers_200_and_shows_the_payment_still_captured(shop, stack):
+    """A disputed charge: Stripe refuses the cancel's refund. The order is canceled and restocked, its refund
+    `failed` (nothing pending), its payment still `succeeded`; it is logged and counted for ops to resolve."""
+    from chalicelib import wiring
+    from chalicelib.services.ports import PaymentGatewayError
+
+    (order,), sku = _orders(shop, 1, paid=True)
+    on_hand = shop.stock(sku)["on_hand"]
+    wiring.context().payments.fail_next("refund", PaymentGatewayError(
+        "stripe refund failed: InvalidRequestError: charged back", retryable=False, code="charge_disputed"))
+    canceled = shop.request("POST", f"/admin/orders/{order['id']}/cancel", admin=True, json={})
+    assert canceled.status_code == 200, canceled.text
+    body = canceled.json()
+    assert body["status"] == "canceled" and body["payment"]["status"] == "succeeded", body
+    assert [r["status"] for r in body["refunds"]] == ["failed"], body["refunds"]
+    assert body["refunded"]["amount"] == 0
+    assert shop.stock(sku)["on_hand"] == on_hand + 1
