@@ -12,6 +12,7 @@ import pytest
 
 from chalicelib.domain.inventory import StockLevel
 from chalicelib.domain.money import Money
+from chalicelib.domain.orders import Refund
 from chalicelib.services import lifecycle, metering
 from chalicelib.services.order_writes import update
 from chalicelib.services.ports import Meter, PaymentGatewayError
@@ -158,3 +159,25 @@ def test_a_merchant_refund_on_a_disputed_charge_canceled_meanwhile_ends_with_not
     assert not [r for r in after.refunds if r.status == "pending"], "the loop of refusals ends"
     assert after.refunded == Money(0, after.currency) and after.payment.status == "succeeded"
     assert ctx.meter.counts[metering.CANCELED_REFUND_REFUSED] >= 1
+
+
+def test_the_domain_books_a_refused_refund_again_only_when_the_cancel_left_it_out(ctx):
+    order, _ = _charged(ctx)
+    at = ctx.clock()
+    booked = order.start_refund(Refund("re_m", Money(300, order.currency), "pending", "damaged", at,
+                                                 merchant=True), at)
+    canceled, _ = booked.cancel(at)
+    merchant, own = canceled.refunds
+    assert not canceled.is_return(merchant.id) and canceled.is_return(own.id)
+
+    refused = canceled.fail_refund(merchant.id, at)
+    assert [(r.amount.amount, r.status) for r in refused.refunds] == [(300, "failed"), (1700, "pending"),
+                                                                       (300, "pending")]
+    assert refused.refunded == order.total and refused.is_return(refused.refunds[2].id)
+
+    own_refused = canceled.fail_refund(own.id, at)
+    assert [r.status for r in own_refused.refunds] == ["pending", "failed"], "a refused return is not booked again"
+    assert own_refused.refunded == Money(300, order.currency)
+
+    paid_refused = booked.fail_refund("re_m", at)  # not canceled: un-booked only
+    assert [r.status for r in paid_refused.refunds] == ["failed"] and paid_refused.refunded.amount == 0
