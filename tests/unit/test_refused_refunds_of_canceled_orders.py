@@ -119,7 +119,19 @@ def test_a_merchant_refund_in_doubt_then_refused_after_a_cancel_is_given_back(ct
     _all_back(ctx, order.id, sku)
 
 
-def test_a_cancel_whose_refund_the_provider_refuses_is_logged_and_counted(ctx, capsys):
+@pytest.fixture
+def logged(monkeypatch):
+    """What the service logger writes, whatever stream it was given when first imported."""
+    import io
+
+    from chalicelib.observability import logger
+
+    stream = io.StringIO()
+    monkeypatch.setattr(logger.registered_handler, "stream", stream)
+    return stream
+
+
+def test_a_cancel_whose_refund_the_provider_refuses_is_logged_and_counted(ctx, logged):
     order, sku = _charged(ctx)
     ctx.payments.disputed.add(order.payment.payment_intent_id)
     canceled = lifecycle.cancel(order.id, ctx, reason="merchant")
@@ -129,7 +141,7 @@ def test_a_cancel_whose_refund_the_provider_refuses_is_logged_and_counted(ctx, c
     assert canceled.refunded == Money(0, canceled.currency)
     assert ctx.inventory.get(sku) == StockLevel(5, 0)
     assert ctx.meter.counts[metering.CANCELED_REFUND_REFUSED] == 1
-    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    lines = [json.loads(line) for line in logged.getvalue().splitlines() if line.startswith("{")]
     errors = [ln for ln in lines if ln.get("level") == "ERROR"]
     assert len(errors) == 1, lines
     assert errors[0]["order_id"] == order.id and errors[0]["code"] == "charge_disputed"
@@ -140,7 +152,7 @@ def test_a_cancel_whose_refund_the_provider_refuses_is_logged_and_counted(ctx, c
     assert ctx.meter.counts[metering.CANCELED_REFUND_REFUSED] == 1
 
 
-def test_a_merchant_refund_on_a_disputed_charge_canceled_meanwhile_ends_with_nothing_pending(ctx, capsys):
+def test_a_merchant_refund_on_a_disputed_charge_canceled_meanwhile_ends_with_nothing_pending(ctx, logged):
     order, sku = _charged(ctx)
     ctx.payments.disputed.add(order.payment.payment_intent_id)
     with pytest.raises(PaymentGatewayError):
