@@ -271,11 +271,7 @@ def _settle(writes: OrderWrites) -> None:
             # idempotency key: the provider answers what it did, never refunds twice.
             refund_id, release = step.refund.id, order.payment.status == AUTHORIZED
             try:
-                if release:
-                    ctx.payments.cancel_intent(intent, f"{order_id}:{refund_id}")
-                    provider_id = ""
-                else:
-                    provider_id = ctx.payments.refund(intent, step.refund.amount, f"{order_id}:{refund_id}")
+                provider_id = _carry_out(order, step.refund, release, ctx)
             except PaymentGatewayError as exc:
                 if exc.retryable:
                     raise  # booked still: the next cancel (or charge.refunded) asks again with the same key
@@ -346,13 +342,7 @@ def refund(order_id: str, amount: Money | None, reason: str, ctx: Context, *,
         return writes.dispatch(), booked
     release = order.payment.status == AUTHORIZED
     try:
-        if release:
-            ctx.payments.cancel_intent(order.payment.payment_intent_id, f"{order_id}:{refund_id}")
-            provider_id = ""
-        else:
-            extra = {"metadata": {"order_id": order_id, "refund_id": refund_id, **metadata}} if metadata else {}
-            provider_id = ctx.payments.refund(order.payment.payment_intent_id, booked.amount,
-                                              f"{order_id}:{refund_id}", **extra)
+        provider_id = _carry_out(order, booked, release, ctx, metadata)
     except PaymentGatewayError as exc:
         if exc.retryable:
             # The outcome is unknown (the provider may have refunded): booked still, so the money record never
@@ -372,6 +362,19 @@ def refund(order_id: str, amount: Money | None, reason: str, ctx: Context, *,
     writes(lambda o: o.settle_refund(refund_id, provider_id, ctx.clock(), released=release))
     order = writes.dispatch()
     return order, next(r for r in order.refunds if r.id == refund_id)
+
+
+def _carry_out(order: Order, booked: Refund, release: bool, ctx: Context,
+               metadata: dict[str, str] | None = None) -> str:
+    """Asks the provider for a booked refund under its own idempotency key (`<order id>:<refund id>`), so
+    asking again is answered with what it did: an authorization is released (its intent voided), a capture
+    refunded (with `metadata`, and the order and refund ids, on the provider's refund). The provider's id."""
+    key, intent = f"{order.id}:{booked.id}", order.payment.payment_intent_id
+    if release:
+        ctx.payments.cancel_intent(intent, key)
+        return ""
+    extra = {"metadata": {"order_id": order.id, "refund_id": booked.id, **metadata}} if metadata else {}
+    return ctx.payments.refund(intent, booked.amount, key, **extra)
 
 
 def _refused(writes: OrderWrites, refund_id: str, exc: PaymentGatewayError) -> bool:
