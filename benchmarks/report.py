@@ -143,6 +143,8 @@ def write(results: dict) -> Path | None:
         "| about 16 x 1,000 / 2 = 8,000 orders/s entering one status |",
         "| webhook delivery log index | 1/16 of deliveries | 1 unit per delivery sent at its first attempt "
         "(one more per later status) | about 16,000 deliveries/s |",
+        "| `refunds_due` index (sparse) | 1/16 of the merchant refunds in flight | 1 unit when a merchant refund "
+        "is booked, 1 when it settles; none for an order with no such refund | about 8,000 merchant refunds/s |",
         "| one SKU's stock item | every order of that SKU | 2 units to reserve, 2 to commit | "
         "about 500 reservations/s, 250 paid orders/s of one SKU |",
         "| one stock shard of a hot SKU | 1/N of that SKU's orders | 2 units to reserve, 2 to commit | "
