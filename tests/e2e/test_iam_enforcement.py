@@ -93,6 +93,31 @@ def test_an_allowed_action_on_a_resource_outside_the_policy_is_denied(stack, as_
     _refused(lambda: as_function("sqs").send_message(QueueUrl=dlq, MessageBody="{}"), "AccessDenied")
 
 
+def test_each_grant_is_held_to_the_tables_and_queues_whose_code_uses_it(stack, as_function):
+    """What no function calls is refused: BatchGetItem and Query only where a listing reads, no item action
+    on an index, no DescribeTable, no dead-letter queue, a message's visibility only on the webhook queue."""
+    dynamodb = as_function("dynamodb")
+    dynamodb.batch_get_item(RequestItems={"shelf-e2e-skus": {"Keys": [{"sku": {"S": f"none-{uuid.uuid4()}"}}]}})
+    message = _refused(lambda: dynamodb.batch_get_item(
+        RequestItems={"shelf-e2e-products": {"Keys": [{"product_id": {"S": "prod_none"}}]}}))
+    assert f"dynamodb:BatchGetItem on resource: {_table_arn('shelf-e2e-products')}" in message
+    dynamodb.query(TableName="shelf-e2e-pricing", KeyConditionExpression="pk = :pk",
+                   ExpressionAttributeValues={":pk": {"S": "none"}}, Limit=1)
+    message = _refused(lambda: dynamodb.query(
+        TableName="shelf-e2e-products", KeyConditionExpression="product_id = :p",
+        ExpressionAttributeValues={":p": {"S": "prod_none"}}, Limit=1))
+    assert f"dynamodb:Query on resource: {_table_arn('shelf-e2e-products')}" in message
+    message = _refused(lambda: dynamodb.describe_table(TableName="shelf-e2e-orders"))
+    assert "dynamodb:DescribeTable" in message
+
+    sqs, admin_sqs = as_function("sqs"), stack.aws("sqs")
+    dlq = admin_sqs.get_queue_url(QueueName="shelf-e2e-outbound-webhooks-dlq")["QueueUrl"]
+    _refused(lambda: sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=1, WaitTimeSeconds=0), "AccessDenied")
+    checkout = admin_sqs.get_queue_url(QueueName="shelf-e2e-checkout")["QueueUrl"]
+    _refused(lambda: sqs.change_message_visibility(QueueUrl=checkout, ReceiptHandle="none", VisibilityTimeout=0),
+             "AccessDenied")
+
+
 def test_a_transaction_is_authorized_item_by_item(stack, as_function):
     outside = f"e2e-iam-{uuid.uuid4().hex[:8]}"
     stack.aws("dynamodb").create_table(TableName=outside, BillingMode="PAY_PER_REQUEST",
@@ -131,7 +156,7 @@ def test_a_caller_that_is_no_principal_is_refused(stack):
 
 
 def test_the_workflow_engine_runs_as_its_state_machine_role(stack):
-    """The order workflow's role may invoke the stage's functions, and nothing else."""
+    """The order workflow's role may invoke the functions its Task states name, and nothing else."""
     table = f"e2e-iam-{uuid.uuid4().hex[:8]}"
     stack.aws("dynamodb").create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
                                        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
@@ -153,3 +178,26 @@ def test_the_workflow_engine_runs_as_its_state_machine_role(stack):
     failed = [e for e in sfn.get_execution_history(executionArn=execution)["events"] if e["type"] == "TaskFailed"]
     assert failed and failed[0]["taskFailedEventDetails"]["error"] == "DynamoDB.AccessDeniedException"
     assert "assumed-role/shelf-e2e-order-workflow/" in failed[0]["taskFailedEventDetails"]["cause"]
+
+
+def test_the_workflow_role_may_not_invoke_the_stages_other_functions(stack):
+    sfn = stack.aws("stepfunctions")
+    role = sfn.describe_state_machine(stateMachineArn=os.environ["SHELF_ORDER_WORKFLOW_ARN"])["roleArn"]
+    other = f"arn:aws:lambda:{infra.REGION}:{ACCOUNT}:function:shelf-e2e-reconcile_orders"
+    machine = sfn.create_state_machine(name=f"iam-probe-{uuid.uuid4().hex[:8]}", roleArn=role, definition=json.dumps(
+        {"StartAt": "Invoke", "States": {"Invoke": {
+            "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": True,
+            "Parameters": {"FunctionName": other, "Payload": {}}}}}))
+    execution = sfn.start_execution(stateMachineArn=machine["stateMachineArn"])["executionArn"]
+
+    deadline = time.monotonic() + 30
+    while (status := sfn.describe_execution(executionArn=execution)["status"]) == "RUNNING":
+        assert time.monotonic() < deadline, "the probe execution did not end"
+        time.sleep(0.2)
+
+    assert status == "FAILED"
+    failed = [e for e in sfn.get_execution_history(executionArn=execution)["events"] if e["type"] == "TaskFailed"]
+    assert failed, sfn.get_execution_history(executionArn=execution)["events"]
+    details = failed[0]["taskFailedEventDetails"]
+    assert "AccessDenied" in details["error"] + details.get("cause", ""), details
+    assert "lambda:InvokeFunction" in details.get("cause", ""), details
