@@ -95,7 +95,8 @@ def test_an_allowed_action_on_a_resource_outside_the_policy_is_denied(stack, as_
 
 def test_each_grant_is_held_to_the_tables_and_queues_whose_code_uses_it(stack, as_function):
     """What no function calls is refused: BatchGetItem and Query only where a listing reads, no item action
-    on an index, no DescribeTable, no dead-letter queue, a message's visibility only on the webhook queue."""
+    on an index, no DescribeTable, no delete of an order, a condition check only on a customer, no dead-letter
+    queue, a message's visibility only on the webhook queue."""
     dynamodb = as_function("dynamodb")
     dynamodb.batch_get_item(RequestItems={"shelf-e2e-skus": {"Keys": [{"sku": {"S": f"none-{uuid.uuid4()}"}}]}})
     message = _refused(lambda: dynamodb.batch_get_item(
@@ -109,6 +110,12 @@ def test_each_grant_is_held_to_the_tables_and_queues_whose_code_uses_it(stack, a
     assert f"dynamodb:Query on resource: {_table_arn('shelf-e2e-products')}" in message
     message = _refused(lambda: dynamodb.describe_table(TableName="shelf-e2e-orders"))
     assert "dynamodb:DescribeTable" in message
+    message = _refused(lambda: dynamodb.delete_item(TableName="shelf-e2e-orders", Key={"order_id": {"S": "ord_none"}}))
+    assert f"dynamodb:DeleteItem on resource: {_table_arn('shelf-e2e-orders')}" in message
+    check_a_sku = {"TableName": "shelf-e2e-skus", "Key": {"sku": {"S": "none"}},
+                   "ConditionExpression": "attribute_not_exists(sku)"}
+    message = _refused(lambda: dynamodb.transact_write_items(TransactItems=[{"ConditionCheck": check_a_sku}]))
+    assert f"dynamodb:ConditionCheckItem on resource: {_table_arn('shelf-e2e-skus')}" in message
 
     sqs, admin_sqs = as_function("sqs"), stack.aws("sqs")
     dlq = admin_sqs.get_queue_url(QueueName="shelf-e2e-outbound-webhooks-dlq")["QueueUrl"]
@@ -124,12 +131,13 @@ def test_a_transaction_is_authorized_item_by_item(stack, as_function):
                                        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
                                        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
     dynamodb = as_function("dynamodb")
-    absent = {"ConditionExpression": "attribute_not_exists(sku)", "Key": {"sku": {"S": f"none-{uuid.uuid4()}"}}}
+    absent = {"ConditionExpression": "attribute_not_exists(customer_id)",
+              "Key": {"customer_id": {"S": f"none-{uuid.uuid4()}"}, "item": {"S": "profile"}}}
     # Every item's own action is granted on its table: the transaction runs.
-    dynamodb.transact_write_items(TransactItems=[{"ConditionCheck": {"TableName": "shelf-e2e-skus", **absent}}])
+    dynamodb.transact_write_items(TransactItems=[{"ConditionCheck": {"TableName": "shelf-e2e-customers", **absent}}])
 
     message = _refused(lambda: dynamodb.transact_write_items(TransactItems=[
-        {"ConditionCheck": {"TableName": "shelf-e2e-skus", **absent}},
+        {"ConditionCheck": {"TableName": "shelf-e2e-customers", **absent}},
         {"Put": {"TableName": outside, "Item": {"pk": {"S": "written"}}}},
     ]))
     assert f"dynamodb:PutItem on resource: {_table_arn(outside)}" in message

@@ -1,8 +1,8 @@
 """infra/template.yaml grants the functions only what their code calls, read from the code itself: every
-action has a call that makes it, the table-scoped reads (BatchGetItem, Scan, Query on a table) name exactly
-the tables whose models make them, no function touches a dead-letter queue, and the workflow's role invokes
-only the functions its Task states name. (tests/e2e/test_iam_enforcement.py checks that moto enforces the
-same statements; the e2e suite fails if one is too narrow.)"""
+action has a call that makes it; the table-scoped reads (BatchGetItem, Scan, Query on a table) and the
+condition checks name exactly the tables whose models make them; no function touches a dead-letter queue;
+the workflow's role invokes only the functions its Task states name. (tests/e2e/test_iam_enforcement.py
+checks that moto enforces the same statements; the e2e suite fails if one is too narrow.)"""
 from __future__ import annotations
 
 import json
@@ -60,18 +60,23 @@ def _table_of(resource) -> str | None:
     return None
 
 
-def _tables_whose_models_call(method: str) -> set[str]:
-    """The tables (logical ids) of the models on which the code calls `Model.<method>(`."""
+def _logical_table(model: str) -> str:
+    """The logical id of the template's table that `model` (a PynamoDB class in chalicelib) is stored in."""
     table_of_model = {}
     for block in re.split(r"\n(?=class )", SOURCE):
-        model, table = re.match(r"class (\w+Model)\(Model\):", block), re.search(r'table_name = "([\w-]+)"', block)
-        if model and table:
-            table_of_model[model[1]] = table[1]
+        found, table = re.match(r"class (\w+Model)\(Model\):", block), re.search(r'table_name = "([\w-]+)"', block)
+        if found and table:
+            table_of_model[found[1]] = table[1]
     logical = {r["Properties"]["TableName"]["Fn::Sub"].split("}-", 1)[1]: lid
                for lid, r in TEMPLATE.items() if r["Type"] == "AWS::DynamoDB::Table"}
+    return logical[table_of_model[model]]
+
+
+def _tables_whose_models_call(method: str) -> set[str]:
+    """The tables (logical ids) of the models on which the code calls `Model.<method>(`."""
     called = set(re.findall(rf"\b(\w+Model)\.{method}\(", SOURCE))
     assert called, f"no model calls {method}"
-    return {logical[table_of_model[model]] for model in called}
+    return {_logical_table(model) for model in called}
 
 
 def test_every_granted_action_is_one_the_code_calls():
@@ -91,6 +96,13 @@ def test_table_reads_are_granted_on_exactly_the_tables_whose_models_make_them():
                            ("dynamodb:Query", "query")):
         granted = {_table_of(r) for r in _granted(action)} - {None}
         assert granted == _tables_whose_models_call(method), action
+
+
+def test_a_condition_check_is_granted_on_exactly_the_tables_transactions_check():
+    checked = set(re.findall(r"\btx\.check\([^,]+, (\w+Model)\b", SOURCE))
+    assert checked
+    granted = {_table_of(r) for r in _granted("dynamodb:ConditionCheckItem")}
+    assert granted == {_logical_table(model) for model in checked}
 
 
 def test_only_queries_reach_an_index():
