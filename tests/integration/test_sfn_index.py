@@ -242,9 +242,8 @@ def engine(request):
     executions.uninstall()
 
 
-def test_lookups_do_not_walk_the_executions(request, sfn, engine):
-    if request.node.callspec.params["sfn"] != "indexed":
-        pytest.skip("moto as it is walks them")
+@pytest.mark.parametrize("sfn", ["indexed"], indirect=True)  # moto as it is walks them
+def test_lookups_do_not_walk_the_executions(sfn, engine):
     arns = {name: sfn.start(name) for name in (f"w{i}" for i in range(12))}
     tokens = {name: sfn.token(name) for name in arns}
     consulted = []
