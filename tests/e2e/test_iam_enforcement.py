@@ -169,43 +169,36 @@ def test_the_workflow_engine_runs_as_its_state_machine_role(stack):
     stack.aws("dynamodb").create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
                                        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
                                        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
-    sfn = stack.aws("stepfunctions")
-    role = sfn.describe_state_machine(stateMachineArn=os.environ["SHELF_ORDER_WORKFLOW_ARN"])["roleArn"]
-    machine = sfn.create_state_machine(name=f"iam-probe-{uuid.uuid4().hex[:8]}", roleArn=role, definition=json.dumps(
-        {"StartAt": "Put", "States": {"Put": {
-            "Type": "Task", "Resource": "arn:aws:states:::dynamodb:putItem", "End": True,
-            "Parameters": {"TableName": table, "Item": {"pk": {"S": "written"}}}}}}))
-    execution = sfn.start_execution(stateMachineArn=machine["stateMachineArn"])["executionArn"]
-
-    deadline = time.monotonic() + 30
-    while (status := sfn.describe_execution(executionArn=execution)["status"]) == "RUNNING":
-        assert time.monotonic() < deadline, "the probe execution did not end"
-        time.sleep(0.2)
-
-    assert status == "FAILED"
-    failed = [e for e in sfn.get_execution_history(executionArn=execution)["events"] if e["type"] == "TaskFailed"]
-    assert failed and failed[0]["taskFailedEventDetails"]["error"] == "DynamoDB.AccessDeniedException"
-    assert "assumed-role/shelf-e2e-order-workflow/" in failed[0]["taskFailedEventDetails"]["cause"]
+    failed = _failed_as_the_workflow_role(stack, {
+        "Type": "Task", "Resource": "arn:aws:states:::dynamodb:putItem", "End": True,
+        "Parameters": {"TableName": table, "Item": {"pk": {"S": "written"}}}})
+    assert failed["error"] == "DynamoDB.AccessDeniedException"
+    assert "assumed-role/shelf-e2e-order-workflow/" in failed["cause"]
 
 
 def test_the_workflow_role_may_not_invoke_the_stages_other_functions(stack):
+    other = f"arn:aws:lambda:{infra.REGION}:{ACCOUNT}:function:shelf-e2e-reconcile_orders"
+    details = _failed_as_the_workflow_role(stack, {
+        "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": True,
+        "Parameters": {"FunctionName": other, "Payload": {}}})
+    assert "AccessDenied" in details["error"] + details.get("cause", ""), details
+    assert "lambda:InvokeFunction" in details.get("cause", ""), details
+
+
+def _failed_as_the_workflow_role(stack, state: dict) -> dict:
+    """Runs one Task `state` in a probe state machine that has the order workflow's role; it must fail: the
+    failed task's details."""
     sfn = stack.aws("stepfunctions")
     role = sfn.describe_state_machine(stateMachineArn=os.environ["SHELF_ORDER_WORKFLOW_ARN"])["roleArn"]
-    other = f"arn:aws:lambda:{infra.REGION}:{ACCOUNT}:function:shelf-e2e-reconcile_orders"
     machine = sfn.create_state_machine(name=f"iam-probe-{uuid.uuid4().hex[:8]}", roleArn=role, definition=json.dumps(
-        {"StartAt": "Invoke", "States": {"Invoke": {
-            "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": True,
-            "Parameters": {"FunctionName": other, "Payload": {}}}}}))
+        {"StartAt": "Probe", "States": {"Probe": state}}))
     execution = sfn.start_execution(stateMachineArn=machine["stateMachineArn"])["executionArn"]
-
     deadline = time.monotonic() + 30
     while (status := sfn.describe_execution(executionArn=execution)["status"]) == "RUNNING":
         assert time.monotonic() < deadline, "the probe execution did not end"
         time.sleep(0.2)
-
     assert status == "FAILED"
-    failed = [e for e in sfn.get_execution_history(executionArn=execution)["events"] if e["type"] == "TaskFailed"]
-    assert failed, sfn.get_execution_history(executionArn=execution)["events"]
-    details = failed[0]["taskFailedEventDetails"]
-    assert "AccessDenied" in details["error"] + details.get("cause", ""), details
-    assert "lambda:InvokeFunction" in details.get("cause", ""), details
+    events = sfn.get_execution_history(executionArn=execution)["events"]
+    failed = [e for e in events if e["type"] == "TaskFailed"]
+    assert failed, events
+    return failed[0]["taskFailedEventDetails"]

@@ -2,6 +2,7 @@
 stood up from infra/template.yaml exactly as the local stack and AWS get it."""
 from __future__ import annotations
 
+import secrets
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -47,6 +48,23 @@ class Receiver:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/hooks"
+
+
+@pytest.fixture
+def acc(ctx):
+    """The account ports (identity provider, token verifier, customers), wired as the app wires them."""
+    return wiring.accounts()
+
+
+@pytest.fixture
+def profile(acc, ctx):
+    """A customer who signed up (confirmed) just now: its profile."""
+    from chalicelib.services import accounts
+
+    email = f"it-{secrets.token_hex(5)}@example.com"
+    customer_id, confirmed = accounts.sign_up(email, "Corr3ct-horse-battery", acc, ctx, auto_confirm=True)
+    assert confirmed
+    return acc.customers.profile(customer_id)
 
 
 @pytest.fixture

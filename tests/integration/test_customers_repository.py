@@ -10,7 +10,7 @@ from datetime import timedelta
 import boto3
 import pytest
 
-from chalicelib import config, wiring
+from chalicelib import config
 from chalicelib.adapters.dynamo_customers import DynamoCustomers
 from chalicelib.domain.commands import AddToCart, PlaceOrder
 from chalicelib.domain.customers import BadCredentials, Profile, SavedAddress, TooManyAddresses, erased_email
@@ -31,19 +31,6 @@ def _address(tag: str = "") -> Address:
     tag = tag or secrets.token_hex(4)
     return Address(name=f"Ada {tag}", line1=f"{tag} Analytical Row", city=f"London{tag}", postal_code=f"N1{tag}",
                    country="GB", line2=f"Flat {tag}")
-
-
-@pytest.fixture
-def acc(ctx):
-    return wiring.accounts()
-
-
-@pytest.fixture
-def profile(acc, ctx):
-    email = f"it-{secrets.token_hex(5)}@example.com"
-    customer_id, confirmed = accounts.sign_up(email, PASSWORD, acc, ctx, auto_confirm=True)
-    assert confirmed
-    return acc.customers.profile(customer_id)
 
 
 # --- profiles and addresses --------------------------------------------------------------------------

@@ -2,10 +2,8 @@
 erasure (the open cart, the carts the customer checked out, and a guest cart they checked out signed in)."""
 from __future__ import annotations
 
-import secrets
 from datetime import timedelta
 
-from chalicelib import wiring
 from chalicelib.domain.commands import AddToCart, PlaceOrder
 from chalicelib.domain.ids import new_id
 from chalicelib.domain.orders import Address
@@ -13,31 +11,17 @@ from chalicelib.services import accounts, cart_pricing, carts
 from chalicelib.services.checkout import place_order
 
 from .helpers import make_product, random_sku
-from .test_customers_repository import _every_item
+from .test_customers_repository import _address, _every_item
 
 TTL = timedelta(days=7)
-PASSWORD = "Corr3ct-horse-battery"
-
-
-def _address() -> Address:
-    tag = secrets.token_hex(4)
-    return Address(name=f"Ada {tag}", line1=f"{tag} Analytical Row", city=f"Town{tag}", postal_code=f"N{tag}",
-                   country="GB", line2=f"Flat {tag}")
-
-
-def _customer(acc, ctx) -> tuple[str, str]:
-    email = f"it-{secrets.token_hex(5)}@example.com"
-    customer_id, _ = accounts.sign_up(email, PASSWORD, acc, ctx, auto_confirm=True)
-    return customer_id, email
 
 
 def _personal(*addresses: Address) -> list[str]:
     return [value for a in addresses for value in (a.name, a.line1, a.line2, a.city, a.postal_code)]
 
 
-def test_the_open_cart_goes_with_its_address(ctx):
-    acc = wiring.accounts()
-    customer_id, _ = _customer(acc, ctx)
+def test_the_open_cart_goes_with_its_address(ctx, acc, profile):
+    customer_id = profile.customer_id
     sku = random_sku("C")
     make_product(ctx, (sku, 900), stock={sku: 10})
     address = _address()
@@ -53,10 +37,8 @@ def test_the_open_cart_goes_with_its_address(ctx):
     assert [value for value in _personal(address) if value in after] == []
 
 
-def test_the_carts_a_customer_checked_out_keep_no_address_after_erasure(ctx):
-    acc = wiring.accounts()
-    customer_id, email = _customer(acc, ctx)
-    profile = acc.customers.profile(customer_id)
+def test_the_carts_a_customer_checked_out_keep_no_address_after_erasure(ctx, acc, profile):
+    customer_id, email = profile.customer_id, profile.email
     sku = random_sku("C")
     make_product(ctx, (sku, 900), stock={sku: 10})
     address, other = _address(), _address()
@@ -78,7 +60,7 @@ def test_the_carts_a_customer_checked_out_keep_no_address_after_erasure(ctx):
     assert [value for value in personal if value in after] == []
 
 
-def test_a_checkout_that_reaches_its_write_after_the_erasure_places_nothing(ctx, monkeypatch):
+def test_a_checkout_that_reaches_its_write_after_the_erasure_places_nothing(ctx, acc, profile, monkeypatch):
     """Checkout authenticated the customer, then the erasure ran (tombstone, then the listing of orders):
     an order placed after that listing would keep the email and address for good. The placing transaction
     requires a live profile, so the checkout fails and reserves nothing; its payment intent is canceled."""
@@ -86,8 +68,7 @@ def test_a_checkout_that_reaches_its_write_after_the_erasure_places_nothing(ctx,
 
     from chalicelib.domain.errors import Unauthenticated
 
-    acc = wiring.accounts()
-    customer_id, email = _customer(acc, ctx)
+    customer_id, email = profile.customer_id, profile.email
     sku = random_sku("C")
     make_product(ctx, (sku, 900), stock={sku: 10})
     cart = accounts.customer_cart(acc.customers.profile(customer_id), acc, ctx, TTL).cart

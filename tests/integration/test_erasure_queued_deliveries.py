@@ -4,14 +4,13 @@ with the erased email. On moto through the real adapters, queues and sender, to 
 from __future__ import annotations
 
 import json
-import secrets
 import zlib
 from datetime import timedelta
 
 import boto3
 import pytest
 
-from chalicelib import config, wiring
+from chalicelib import config
 from chalicelib.adapters import aws as aws_adapter
 from chalicelib.domain.commands import AddToCart, PlaceOrder
 from chalicelib.domain.customers import erased_email
@@ -26,18 +25,6 @@ from .helpers import make_product, random_sku
 
 TTL = timedelta(days=7)
 SETTINGS = {"max_attempts": 3, "allow_local": True, "timeout": 5, "backoff_base": 1}
-
-
-@pytest.fixture
-def acc(ctx):
-    return wiring.accounts()
-
-
-@pytest.fixture
-def profile(acc, ctx):
-    email = f"queued-{secrets.token_hex(5)}@example.com"
-    customer_id, _ = accounts.sign_up(email, "Corr3ct-horse-battery", acc, ctx, auto_confirm=True)
-    return acc.customers.profile(customer_id)
 
 
 def _order(ctx, profile):
