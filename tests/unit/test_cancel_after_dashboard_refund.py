@@ -119,10 +119,11 @@ def test_the_workflow_cancel_after_a_dashboard_refund(ctx):
     _matches_provider(ctx, order.id, sku)
 
 
-def test_the_event_applied_while_the_cancel_asks_the_provider(ctx):
+@pytest.mark.parametrize("part", [None, 300], ids=["full", "partial"])
+def test_the_event_applied_while_the_cancel_asks_the_provider(ctx, part):
     order, sku = _charged(ctx)
-    total = _dashboard(ctx, order)
-    ctx.payments.during_refund = lambda: _event(ctx, order, total)
+    refunded = _dashboard(ctx, order, part)
+    ctx.payments.during_refund = lambda: _event(ctx, order, refunded)
     lifecycle.cancel(order.id, ctx, reason="merchant")
     _matches_provider(ctx, order.id, sku)
 
@@ -139,14 +140,6 @@ def test_a_partial_dashboard_refund_then_cancel_then_its_event(ctx):
 def test_a_partial_dashboard_refund_and_its_event_then_cancel(ctx):
     order, sku = _charged(ctx)
     _event(ctx, order, _dashboard(ctx, order, 300))
-    lifecycle.cancel(order.id, ctx, reason="merchant")
-    _matches_provider(ctx, order.id, sku)
-
-
-def test_a_partial_dashboard_refund_whose_event_is_applied_while_the_cancel_asks(ctx):
-    order, sku = _charged(ctx)
-    part = _dashboard(ctx, order, 300)
-    ctx.payments.during_refund = lambda: _event(ctx, order, part)
     lifecycle.cancel(order.id, ctx, reason="merchant")
     _matches_provider(ctx, order.id, sku)
 
