@@ -220,11 +220,9 @@ def _dispatch(spec: RouteSpec, request, lambda_context, path_params: dict) -> Re
         return problem(400, str(exc))
     except PaymentGatewayError as exc:
         logger.warning("payment provider failed", extra={"route": f"{spec.method} {spec.path}", "error": str(exc)})
-        # No Retry-After for a refund in doubt: the schedule settles it, and sent again without its
-        # Idempotency-Key it would be another refund.
         return problem(503 if exc.retryable else 502, f"the payment provider failed: {exc}",
                        slug="payment_provider_error", title="Payment provider error",
-                       headers={"Retry-After": "5"} if exc.retryable and exc.code != "refund_pending" else None)
+                       headers={"Retry-After": "5"} if exc.retryable and exc.resend else None)
     except Exception:
         logger.exception("unhandled error", extra={"route": f"{spec.method} {spec.path}"})
         return problem(500, "an unexpected error occurred; it has been logged")

@@ -142,7 +142,10 @@ class PaymentRequest:
 
 
 class PaymentGatewayError(Exception):
-    """The provider failed. `retryable`: the same call (same idempotency key) may succeed later."""
+    """The provider failed. `retryable`: the same call (same idempotency key) may succeed later.
+    `resend`: the client may send its request again to get there (Retry-After)."""
+
+    resend = True
 
     def __init__(self, message: str, *, retryable: bool, code: str = ""):
         super().__init__(message)
@@ -152,7 +155,11 @@ class PaymentGatewayError(Exception):
 
 class RefundInDoubt(PaymentGatewayError):
     """The provider did not answer a refund (a timeout: it may have refunded). The refund stays booked,
-    `pending` under `refund_id`, until the same request is asked again with the same idempotency key."""
+    `pending` under `refund_id`, until the same request is asked again with the same idempotency key.
+    Not for the client to resend: the schedule settles it, and a request sent again without its
+    Idempotency-Key would be another refund."""
+
+    resend = False
 
     def __init__(self, refund_id: str, cause: str):
         super().__init__(f"the provider did not answer ({cause}); refund {refund_id} stays pending and is settled "
