@@ -173,3 +173,16 @@ def test_a_lost_workflow_start_is_recovered_by_the_schedule(shop, stack, monkeyp
     pay(shop, order)
     wait_status(shop, order["id"], "paid")
     _balanced(shop, sku, on_hand=3)
+
+
+def test_a_provider_outage_is_a_503_the_client_may_send_again(shop, stack):
+    """The cancel's void times out at the provider: 503 with Retry-After, and the same request sent again
+    finishes the job (a refund in doubt is the exception: tests/e2e/test_refund_in_doubt.py)."""
+    order, sku = _placed(shop)
+    wiring.context().payments.fail_next("cancel_intent", PaymentGatewayError("stripe is down", retryable=True))
+    path = f"/admin/orders/{order['id']}/cancel"
+    answer = shop.request("POST", path, admin=True, json={})
+    assert answer.status_code == 503 and answer.headers.get("Retry-After") == "5", answer.text
+    again = shop.request("POST", path, admin=True, json={})
+    assert again.status_code == 200 and again.json()["status"] == "canceled", again.text
+    _balanced(shop, sku)
